@@ -1,0 +1,3 @@
+"""skrnn: recurrent neural networks as scikit-learn estimators."""
+
+__version__ = "0.1.0"

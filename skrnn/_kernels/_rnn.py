@@ -1,0 +1,94 @@
+"""Elman RNN cell: forward and backward through time.
+
+    h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   act in {tanh, relu}
+
+The caller computes ``xw = x @ W_ih.T + b_ih`` for all steps in one matrix product and,
+after backward, the weight and input gradients from ``d_pre`` in one product each.
+Steps at or past a sequence's length carry its state unchanged and pass the gradient
+straight through, so padded steps contribute nothing to any gradient.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._activations import JIT_OPTIONS, relu, tanh
+
+
+@njit(**JIT_OPTIONS)
+def rnn_forward(xw, w_hh_t, b_hh, lengths, use_relu, h):
+    """Run the recurrence over all steps.
+
+    Parameters
+    ----------
+    xw : ndarray (T, B, H)
+        Input projection of every step, ``bias_ih`` included.
+    w_hh_t : ndarray (H, H)
+        ``weight_hh`` transposed, C-contiguous.
+    b_hh : ndarray (H,)
+    lengths : ndarray (B,) of int64
+        Valid steps of each sequence, 1 <= lengths[b] <= T.
+    use_relu : bool
+        relu instead of tanh.
+    h : ndarray (T, B, H), output
+        Hidden state after each step.
+    """
+    T, B, H = xw.shape
+    h0 = np.zeros((B, H), xw.dtype)
+    hw = np.empty((B, H), xw.dtype)  # W_hh h_{t-1} for the whole batch
+    for t in range(T):
+        h_prev = h0 if t == 0 else h[t - 1]
+        np.dot(h_prev, w_hh_t, hw)
+        for b in range(B):
+            if t < lengths[b]:
+                if use_relu:
+                    for j in range(H):
+                        h[t, b, j] = relu(xw[t, b, j] + hw[b, j] + b_hh[j])
+                else:
+                    for j in range(H):
+                        h[t, b, j] = tanh(xw[t, b, j] + hw[b, j] + b_hh[j])
+            else:
+                for j in range(H):
+                    h[t, b, j] = h_prev[b, j]
+
+
+@njit(**JIT_OPTIONS)
+def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
+    """Backpropagate through time.
+
+    Parameters
+    ----------
+    d_h : ndarray (T, B, H)
+        Gradient of the loss with respect to each step's output ``h[t]`` from above
+        (next layer or per-step head; the final-state gradient is added at ``T - 1``).
+    h : ndarray (T, B, H)
+        Hidden states from ``rnn_forward``.
+    w_hh : ndarray (H, H)
+        ``weight_hh``, C-contiguous.
+    lengths : ndarray (B,) of int64
+    use_relu : bool
+    d_pre : ndarray (T, B, H), output
+        Gradient with respect to the pre-activation of each step: the gradient of
+        ``xw``, of ``b_ih`` and ``b_hh`` (summed), and of ``W_hh h_{t-1}``.
+    """
+    T, B, H = h.shape
+    one, zero = h.dtype.type(1), h.dtype.type(0)
+    d_h_next = np.zeros((B, H), h.dtype)  # gradient reaching h[t] from step t + 1
+    d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            if t < lengths[b]:
+                for j in range(H):
+                    dh = d_h[t, b, j] + d_h_next[b, j]
+                    if use_relu:
+                        d_pre[t, b, j] = dh if h[t, b, j] > 0 else zero
+                    else:
+                        d_pre[t, b, j] = dh * (one - h[t, b, j] * h[t, b, j])
+                    d_carry[b, j] = zero
+            else:
+                for j in range(H):
+                    d_pre[t, b, j] = zero
+                    d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+        np.dot(d_pre[t], w_hh, d_h_next)
+        for b in range(B):
+            for j in range(H):
+                d_h_next[b, j] += d_carry[b, j]

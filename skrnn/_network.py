@@ -1,0 +1,379 @@
+"""The recurrent network: parameters, initialisation, forward and backward over layers.
+
+Parameters live in one dict ``{name: ndarray}`` whose names and shapes are those of the
+``state_dict()`` of a PyTorch module with attributes ``embedding`` (``nn.Embedding``),
+``rnn`` (``nn.RNN``/``nn.LSTM``/``nn.GRU``, ``batch_first``) and ``head`` (``nn.Linear``).
+Gradients use the same keys.
+
+Inside the engine everything is time-major, ``(T, B, ...)``. Per layer and direction:
+the input projection of every step is one matrix product, the kernel runs the time loop,
+and backward turns the kernel's gate gradients into weight, bias and input gradients with
+one matrix product each. The reverse direction of a bidirectional layer runs the same
+kernels on each sequence reversed within its own length.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+
+GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Architecture of a network; everything needed to name and shape its parameters.
+
+    Attributes
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    n_features : int
+        Features per step of the input (the embedding width when ``vocab_size`` is set).
+    hidden_layer_sizes : tuple of int
+        Hidden units of each stacked layer (per direction).
+    n_outputs : int
+        Width of the linear head.
+    activation : {"tanh", "relu"}
+        Non-linearity of the simple RNN cell.
+    bidirectional : bool
+    return_sequences : bool
+        Head on every step instead of on the final state.
+    vocab_size : int or None
+        Number of token ids when the input goes through an embedding.
+    dropout : float
+        Inverted-dropout rate between layers and before the head (training only).
+    """
+
+    cell: str
+    n_features: int
+    hidden_layer_sizes: tuple
+    n_outputs: int
+    activation: str = "tanh"
+    bidirectional: bool = False
+    return_sequences: bool = False
+    vocab_size: int | None = None
+    dropout: float = 0.0
+
+    @property
+    def n_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def suffixes(self):
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    @property
+    def output_size(self):
+        """Width of the features the head reads."""
+        return self.hidden_layer_sizes[-1] * self.n_directions
+
+    def layer_input_size(self, layer):
+        if layer == 0:
+            return self.n_features
+        return self.hidden_layer_sizes[layer - 1] * self.n_directions
+
+
+def param_shapes(spec):
+    """Names and shapes of every parameter, in PyTorch's ``state_dict`` order."""
+    shapes = {}
+    if spec.vocab_size is not None:
+        shapes["embedding.weight"] = (spec.vocab_size, spec.n_features)
+    n_gates = GATE_MULTIPLIER[spec.cell]
+    for layer, hidden in enumerate(spec.hidden_layer_sizes):
+        n_in = spec.layer_input_size(layer)
+        for suffix in spec.suffixes:
+            shapes[f"rnn.weight_ih_l{layer}{suffix}"] = (n_gates * hidden, n_in)
+            shapes[f"rnn.weight_hh_l{layer}{suffix}"] = (n_gates * hidden, hidden)
+            shapes[f"rnn.bias_ih_l{layer}{suffix}"] = (n_gates * hidden,)
+            shapes[f"rnn.bias_hh_l{layer}{suffix}"] = (n_gates * hidden,)
+    shapes["head.weight"] = (spec.n_outputs, spec.output_size)
+    shapes["head.bias"] = (spec.n_outputs,)
+    return shapes
+
+
+def _orthogonal(rng, n_rows, n_cols):
+    """A random (n_rows, n_cols) matrix with orthonormal rows or columns."""
+    a = rng.standard_normal((max(n_rows, n_cols), min(n_rows, n_cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    return q if n_rows >= n_cols else q.T
+
+
+def init_params(spec, rng, dtype):
+    """Draw initial parameters.
+
+    Input weights are Glorot-uniform per gate block, recurrent weights orthogonal per gate
+    block, biases zero except the LSTM forget gate (``bias_ih`` block 2 set to 1), the head
+    Glorot-uniform and the embedding standard normal: the initialisation Keras uses, which
+    trains recurrent networks more reliably than PyTorch's uniform default.
+    """
+    params = {}
+    for name, shape in param_shapes(spec).items():
+        if name == "embedding.weight":
+            value = rng.standard_normal(shape)
+        elif "bias" in name:
+            value = np.zeros(shape)
+            if spec.cell == "lstm" and "bias_ih" in name:
+                hidden = shape[0] // 4
+                value[hidden:2 * hidden] = 1.0
+        elif "weight_hh" in name:
+            hidden = shape[1]
+            value = np.concatenate([_orthogonal(rng, hidden, hidden)
+                                    for _ in range(shape[0] // hidden)])
+        else:  # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
+            fan_out = shape[0] // GATE_MULTIPLIER[spec.cell] if name.startswith("rnn.") else shape[0]
+            limit = np.sqrt(6.0 / (fan_out + shape[1]))
+            value = rng.uniform(-limit, limit, shape)
+        params[name] = np.ascontiguousarray(value, dtype=dtype)
+    return params
+
+
+def time_reversal_index(lengths, n_steps):
+    """Index (T, B) that reverses each sequence within its own length.
+
+    ``x[index, np.arange(B)]`` puts step ``lengths[b] - 1 - t`` of sequence ``b`` at ``t``
+    and leaves padded steps where they are. The map is its own inverse.
+    """
+    steps = np.arange(n_steps)[:, None]
+    lengths = lengths[None, :]
+    return np.where(steps < lengths, lengths - 1 - steps, steps)
+
+
+def _reverse_in_time(x, reversal):
+    """Apply ``time_reversal_index`` output to a (T, B, ...) array."""
+    return x[reversal, np.arange(x.shape[1])]
+
+
+# --------------------------------------------------------------------------------------
+# One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
+
+
+def cell_forward(cell, weights, x, lengths, use_relu=False):
+    """Forward of one direction of one layer over time-major input.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    weights : tuple (weight_ih, weight_hh, bias_ih, bias_hh)
+    x : ndarray (T, B, F)
+    lengths : ndarray (B,) of int64
+    use_relu : bool
+        Simple RNN only.
+
+    Returns
+    -------
+    h : ndarray (T, B, H)
+        Hidden state after each step (carried past each sequence's end).
+    cache : dict
+        What ``cell_backward`` needs.
+    """
+    w_ih, w_hh, b_ih, b_hh = weights
+    T, B, F = x.shape
+    G = w_ih.shape[0]
+    H = w_hh.shape[1]
+    dtype = w_ih.dtype
+    xw = np.matmul(x.reshape(T * B, F), w_ih.T).reshape(T, B, G)  # (T, B, G)
+    xw += b_ih
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, G)
+    h = np.empty((T, B, H), dtype)
+    cache = {"x": x, "h": h}
+    if cell == "rnn":
+        _kernels.rnn_forward(xw, w_hh_t, b_hh, lengths, use_relu, h)
+    elif cell == "lstm":
+        gates, c, c_tanh = xw, np.empty((T, B, H), dtype), np.empty((T, B, H), dtype)
+        # the kernel reads xw[t] before writing gates[t]: the gates can overwrite xw in place
+        _kernels.lstm_forward(xw, w_hh_t, b_hh, lengths, gates, c, c_tanh, h)
+        cache.update(gates=gates, c=c, c_tanh=c_tanh)
+    else:
+        gates, hw_n = xw, np.empty((T, B, H), dtype)
+        _kernels.gru_forward(xw, w_hh_t, b_hh, lengths, gates, hw_n, h)
+        cache.update(gates=gates, hw_n=hw_n)
+    return h, cache
+
+
+def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False):
+    """Backward of one direction of one layer.
+
+    Parameters
+    ----------
+    d_h : ndarray (T, B, H)
+        Gradient with respect to each step's output (final-state gradient included at T-1).
+
+    Returns
+    -------
+    d_x : ndarray (T, B, F)
+    grads : tuple (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh)
+    """
+    w_ih, w_hh, _, _ = weights
+    x, h = cache["x"], cache["h"]
+    T, B, F = x.shape
+    G, H = w_hh.shape
+    d_gates_ih = np.empty((T, B, G), w_ih.dtype)
+    if cell == "rnn":
+        _kernels.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_ih)
+        d_gates_hh = d_gates_ih
+    elif cell == "lstm":
+        _kernels.lstm_backward(d_h, cache["gates"], cache["c"], cache["c_tanh"], w_hh,
+                               lengths, d_gates_ih)
+        d_gates_hh = d_gates_ih
+    else:
+        d_gates_hh = np.empty((T, B, G), w_ih.dtype)
+        _kernels.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
+                              d_gates_ih, d_gates_hh)
+    d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
+    d_w_ih = d_gates_ih_2d.T @ x.reshape(T * B, F)
+    # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
+    d_w_hh = d_gates_hh[1:].reshape((T - 1) * B, G).T @ h[:-1].reshape((T - 1) * B, H)
+    d_b_ih = d_gates_ih_2d.sum(axis=0)
+    d_b_hh = d_gates_hh.reshape(T * B, G).sum(axis=0)
+    d_x = (d_gates_ih_2d @ w_ih).reshape(T, B, F)
+    return d_x, (d_w_ih, d_w_hh, d_b_ih, d_b_hh)
+
+
+def _layer_weights(params, layer, suffix):
+    return tuple(params[f"rnn.{kind}_l{layer}{suffix}"]
+                 for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+
+# --------------------------------------------------------------------------------------
+# The whole network.
+
+
+def _dropout_mask(rng, shape, rate, dtype):
+    """Inverted-dropout mask: 0 with probability ``rate``, else ``1 / (1 - rate)``."""
+    keep = rng.random(shape) >= rate
+    return keep.astype(dtype) / dtype.type(1.0 - rate)
+
+
+def forward(spec, params, data, lengths, *, training=False, rng=None):
+    """Forward pass of the whole network.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : dict of ndarray
+    data : ndarray (T, B, F) float, or (T, B) int64 token ids when ``spec.vocab_size`` is set
+    lengths : ndarray (B,) of int64, each in [1, T]
+    training : bool
+        Apply dropout (drawn from ``rng``).
+    rng : numpy.random.Generator or None
+
+    Returns
+    -------
+    output : ndarray (B, n_outputs), or (T, B, n_outputs) with ``return_sequences``
+        The head's raw output (before any link function).
+    cache : dict
+        What ``backward`` needs.
+    """
+    T = data.shape[0]
+    B = lengths.shape[0]
+    dtype = params["head.weight"].dtype
+    use_relu = spec.activation == "relu"
+    reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
+    dropout = spec.dropout if training else 0.0
+    n_layers = len(spec.hidden_layer_sizes)
+
+    x = params["embedding.weight"][data] if spec.vocab_size is not None else data
+    layers = []
+    for layer in range(n_layers):
+        directions = []
+        outputs = []
+        finals = []
+        for suffix in spec.suffixes:
+            weights = _layer_weights(params, layer, suffix)
+            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+            h, cell_cache = cell_forward(spec.cell, weights, x_dir, lengths, use_relu)
+            directions.append(cell_cache)
+            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
+            finals.append(h[T - 1])
+        out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+        mask = None
+        if dropout > 0 and layer < n_layers - 1:
+            mask = _dropout_mask(rng, out.shape, dropout, dtype)
+            out = out * mask
+        layers.append({"directions": directions, "mask": mask})
+        x = out
+
+    # the head reads every step, or the final state of each direction: (T, B, D) or (B, D)
+    features = x if spec.return_sequences else np.concatenate(finals, axis=1)
+    head_mask = None
+    if dropout > 0:
+        head_mask = _dropout_mask(rng, features.shape, dropout, dtype)
+        features = features * head_mask
+    output = features @ params["head.weight"].T + params["head.bias"]
+    cache = {"data": data, "lengths": lengths, "reversal": reversal, "layers": layers,
+             "features": features, "head_mask": head_mask}
+    return output, cache
+
+
+def backward(spec, params, cache, d_output):
+    """Gradients of every parameter given the gradient of the head's output.
+
+    Parameters
+    ----------
+    d_output : ndarray, same shape as ``forward``'s output
+        Zero wherever a step or sample must not count (padded steps).
+
+    Returns
+    -------
+    grads : dict of ndarray
+        Same keys and shapes as ``params``.
+    d_input : ndarray (T, B, F) or None
+        Gradient with respect to the float input (None with an embedding).
+    """
+    lengths, reversal = cache["lengths"], cache["reversal"]
+    T = cache["data"].shape[0]
+    B = lengths.shape[0]
+    dtype = params["head.weight"].dtype
+    use_relu = spec.activation == "relu"
+    grads = {}
+
+    features = cache["features"]
+    n_out = params["head.weight"].shape[0]
+    D = features.shape[-1]
+    grads["head.weight"] = d_output.reshape(-1, n_out).T @ features.reshape(-1, D)
+    grads["head.bias"] = d_output.reshape(-1, n_out).sum(axis=0)
+    d_features = d_output @ params["head.weight"]
+    if cache["head_mask"] is not None:
+        d_features *= cache["head_mask"]
+
+    if spec.return_sequences:
+        d_out, d_final = d_features, None
+    else:
+        d_out, d_final = None, d_features  # (B, D)
+
+    for layer in range(len(spec.hidden_layer_sizes) - 1, -1, -1):
+        layer_cache = cache["layers"][layer]
+        H = spec.hidden_layer_sizes[layer]
+        if layer_cache["mask"] is not None:
+            d_out = d_out * layer_cache["mask"]
+        d_x = None
+        for d, suffix in enumerate(spec.suffixes):
+            if d_out is None:
+                d_h = np.zeros((T, B, H), dtype)
+            else:
+                d_h = np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H])
+                if suffix:
+                    d_h = _reverse_in_time(d_h, reversal)
+            if d_final is not None:
+                d_h[T - 1] += d_final[:, d * H:(d + 1) * H]
+            weights = _layer_weights(params, layer, suffix)
+            d_x_dir, layer_grads = cell_backward(spec.cell, weights,
+                                                 layer_cache["directions"][d], d_h, lengths,
+                                                 use_relu)
+            for kind, grad in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), layer_grads):
+                grads[f"rnn.{kind}_l{layer}{suffix}"] = grad
+            if suffix:
+                d_x_dir = _reverse_in_time(d_x_dir, reversal)
+            d_x = d_x_dir if d_x is None else d_x + d_x_dir
+        d_out, d_final = d_x, None
+
+    d_input = d_out
+    if spec.vocab_size is not None:
+        d_embedding = np.zeros_like(params["embedding.weight"])
+        _kernels.embedding_backward(cache["data"], lengths, np.ascontiguousarray(d_input),
+                                    d_embedding)
+        grads["embedding.weight"] = d_embedding
+        d_input = None
+    return {name: grads[name] for name in params}, d_input

@@ -1,0 +1,49 @@
+"""The shared activations and the kernels' dtype behaviour."""
+
+import numpy as np
+import pytest
+
+from skrnn._kernels._activations import apply_sigmoid, apply_tanh
+
+
+def test_float64_activations_are_exact():
+    x = np.linspace(-40, 40, 100001)
+    out = np.empty_like(x)
+    apply_tanh(x, out)
+    np.testing.assert_allclose(out, np.tanh(x), rtol=0, atol=4e-16)
+    apply_sigmoid(x, out)
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-x)), rtol=1e-15, atol=4e-16)
+
+
+def test_float32_tanh_is_accurate_to_a_few_ulp():
+    x = np.linspace(-30, 30, 2_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    apply_tanh(x, out)
+    assert out.dtype == np.float32
+    error = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64)))
+    assert error.max() < 5e-7
+    assert np.all(np.abs(out) <= 1)
+    # odd as tanh is; monotone up to its error (near |x| = 7.9 it wobbles by 3 ulp)
+    np.testing.assert_array_equal(out, -out[::-1])
+    assert np.diff(out).min() > -4e-7
+
+
+def test_float32_sigmoid_is_accurate():
+    x = np.linspace(-30, 30, 200_001).astype(np.float32)
+    out = np.empty_like(x)
+    apply_sigmoid(x, out)
+    expected = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.abs(out - expected).max() < 5e-7
+    assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_propagates_and_infinities_saturate(dtype):
+    x = np.array([np.nan, np.inf, -np.inf], dtype=dtype)
+    out = np.empty_like(x)
+    apply_tanh(x, out)
+    assert np.isnan(out[0])
+    np.testing.assert_allclose(out[1:], [1, -1], atol=1e-6)
+    apply_sigmoid(x, out)
+    assert np.isnan(out[0])
+    np.testing.assert_allclose(out[1:], [1, 0], atol=1e-6)
