@@ -1,0 +1,973 @@
+"""RNNRegressor and RNNClassifier: the scikit-learn contract around the recurrent engine.
+
+The estimators own parameters, validation, epochs, early stopping and label encoding; the
+numerics live in ``_network`` (forward/backward), ``_losses`` and ``_optimizers``.
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _network
+from ._losses import LOSSES
+from ._optimizers import clip_by_global_norm, make_optimizer
+from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
+
+_PREDICT_BATCH_SIZE = 256
+
+
+class BaseRNN(BaseEstimator, metaclass=ABCMeta):
+    """Shared fitting machinery of the recurrent estimators. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"tanh", "relu"})],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "return_sequences": ["boolean"],
+        "embedding_dim": [None, Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "rmsprop"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "dtype": [StrOptions({"float32", "float64"})],
+    }
+
+    @abstractmethod
+    def __init__(self, cell="lstm", hidden_layer_sizes=(64,), activation="tanh",
+                 bidirectional=False, dropout=0.0, return_sequences=False, embedding_dim=None,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
+                 device="cpu", dtype="float32"):
+        self.cell = cell
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.return_sequences = return_sequences
+        self.embedding_dim = embedding_dim
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_norm = clip_norm
+        self.device = device
+        self.dtype = dtype
+
+    # ---------------------------------------------------------------- subclass hooks
+
+    @abstractmethod
+    def _targets(self, y, seqs, sample_weight, first_call, classes=None):
+        """Encode y: (Y, W) with Y (N, k) or (N, T, k) float and W (N,) or (N, T)."""
+
+    @abstractmethod
+    def _loss_name(self):
+        """Key of ``_losses.LOSSES`` for the current targets."""
+
+    @abstractmethod
+    def _encoded_score(self, y_pred, Y):
+        """Validation score of linked predictions against encoded targets, rows aligned."""
+
+    # ---------------------------------------------------------------- validation
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if len(sizes) == 0:
+            raise ValueError("hidden_layer_sizes must name at least one layer, got ().")
+        for size in sizes:
+            if not isinstance(size, Integral) or isinstance(size, bool) or size < 1:
+                raise ValueError("hidden_layer_sizes must hold positive integers, got "
+                                 f"{self.hidden_layer_sizes!r}.")
+        return tuple(int(s) for s in sizes)
+
+    def _resolve_device(self):
+        if self.device == "cuda":
+            raise ValueError("device='cuda' is not available in this version of skrnn: the "
+                             "CuPy backend is not implemented yet. Use device='cpu' or 'auto'.")
+        return "cpu"
+
+    def _validate_sequences(self, X, reset):
+        """X in any accepted form -> ``Sequences``; records or checks the input width."""
+        dtype = np.dtype(self.dtype)
+        token_ids = self.embedding_dim is not None
+        if is_regular_sequence_list(X):  # scikit-learn's array-like: same as the stacked array
+            X = np.asarray(X)
+        is_list = isinstance(X, (list, tuple))
+        ndim = None
+        if not is_list:
+            ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+            if ndim not in (2, 3):
+                raise ValueError(
+                    f"Expected X as a 2-D array (n_samples, n_timesteps), a 3-D array "
+                    f"(n_samples, n_timesteps, n_features) or a list of sequences; got a "
+                    f"{ndim}-D array. Reshape your data: a single sequence as X[None] (3-D) "
+                    "or X.reshape(1, -1) (2-D univariate).")
+        two_d = ndim == 2
+        if two_d and not token_ids and (reset or getattr(self, "_fit_on_2d", False)):
+            # scikit-learn's meaning of a 2-D input: columns (here time steps) are fixed
+            X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
+                              ensure_all_finite=False)
+        seqs = sequences_from_input(X, dtype, token_ids=token_ids)
+        width = X.shape[1] if two_d else seqs.n_features
+        if reset:
+            self._fit_on_2d = two_d
+            self.n_features_in_ = int(width)
+            if not two_d and hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif self._fit_on_2d and two_d:
+            if width != self.n_features_in_:  # token ids (float 2-D went through validate_data)
+                raise ValueError(f"X has {width} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+        else:
+            expected = 1 if self._fit_on_2d else self.n_features_in_
+            if seqs.n_features != expected:
+                raise ValueError(f"X has {seqs.n_features} features, but "
+                                 f"{type(self).__name__} is expecting {expected} features "
+                                 "per step as input.")
+        if token_ids:
+            seqs = self._check_vocabulary(seqs, reset)
+        return seqs
+
+    def _check_vocabulary(self, seqs, reset):
+        largest = int(seqs.data.max())
+        if reset:
+            self.vocab_size_ = largest + 1
+        elif largest >= self.vocab_size_:
+            raise ValueError(f"X contains the token id {largest}, outside the vocabulary "
+                             f"learned in fit (ids 0 to {self.vocab_size_ - 1}).")
+        return seqs
+
+    def _sample_weight(self, sample_weight, seqs):
+        return _check_sample_weight(sample_weight, seqs.lengths, dtype=np.float64,
+                                    ensure_non_negative=True)
+
+    def _per_step_targets(self, y, seqs, what):
+        """Per-step targets as a list of (T_i, ...) arrays aligned with the sequences."""
+        n = len(seqs)
+        if isinstance(y, (list, tuple)):
+            if len(y) != n:
+                raise ValueError(f"y has {len(y)} sequences but X has {n}.")
+            rows = [np.asarray(row) for row in y]
+            for i, (row, length) in enumerate(zip(rows, seqs.lengths)):
+                if row.ndim == 0 or row.shape[0] != length:
+                    raise ValueError(
+                        f"With return_sequences=True, y[{i}] needs one {what} per valid step "
+                        f"of X[{i}] ({length}), got shape {row.shape}.")
+            return rows
+        y = np.asarray(y)
+        if y.ndim < 2 or y.shape[0] != n:
+            raise ValueError(
+                f"With return_sequences=True, y needs one {what} per time step: an array "
+                f"(n_samples, n_timesteps[, n_outputs]) or a list of per-sequence arrays; "
+                f"got shape {y.shape} for {n} sequences.")
+        if y.shape[1] < seqs.lengths.max():
+            raise ValueError(f"y has {y.shape[1]} time steps but X has sequences of "
+                             f"{seqs.lengths.max()} steps.")
+        return [y[i, :length] for i, length in enumerate(seqs.lengths)]
+
+    # ---------------------------------------------------------------- fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, \
+n_timesteps), or list of arrays
+            Training sequences (see the module documentation for the accepted forms).
+        y : array-like
+            Targets: one per sequence, or one per valid step with ``return_sequences``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence's loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        self._resolve_device()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None.")
+        first_call = not hasattr(self, "params_") or not (self.warm_start or incremental)
+        seqs = self._validate_sequences(X, reset=first_call)
+        Y, W = self._targets(y, seqs, self._sample_weight(sample_weight, seqs), first_call,
+                             classes)
+        dtype = np.dtype(self.dtype)
+
+        if first_call or not hasattr(self, "_random_state"):
+            self._random_state = check_random_state(self.random_state)
+        rng = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
+        spec = _network.NetworkSpec(
+            cell=self.cell,
+            n_features=self.embedding_dim if self.embedding_dim is not None else seqs.n_features,
+            hidden_layer_sizes=self._hidden_sizes(), n_outputs=Y.shape[-1],
+            activation=self.activation, bidirectional=self.bidirectional,
+            return_sequences=self.return_sequences,
+            vocab_size=getattr(self, "vocab_size_", None) if self.embedding_dim else None,
+            dropout=self.dropout)
+        if first_call:
+            self._initialize(spec, rng, dtype)
+        elif spec != self._spec or self.params_["head.weight"].dtype != dtype:
+            raise ValueError("warm_start/partial_fit: the network described by the current "
+                             "parameters and data differs from the fitted one; set "
+                             "warm_start=False to fit a new network.")
+        early_stopping = self.early_stopping and not incremental
+        train, val = self._split(seqs, Y, W, early_stopping, rng)
+        self._fit_epochs(train, val, rng, incremental)
+        return self
+
+    def _initialize(self, spec, rng, dtype):
+        self._spec = spec
+        self.params_ = _network.init_params(spec, rng, dtype)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        self._optimizer = make_optimizer(self.solver, self.params_, self)
+
+    def _split(self, seqs, Y, W, early_stopping, rng):
+        """(train, validation) as (Sequences, Y, W) triples; validation is None without ES."""
+        everything = (seqs, Y, W)
+        if not early_stopping:
+            return everything, None
+        n = len(seqs)
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if n - n_val < 1 or n_val < 1:
+            raise ValueError(f"early_stopping needs at least one training and one validation "
+                             f"sequence; {n} sequences with validation_fraction="
+                             f"{self.validation_fraction} leave none for one of them.")
+        stratify = self._stratify(Y)
+        if stratify is not None and np.min(np.unique(stratify, return_counts=True)[1]) < 2:
+            stratify = None
+        seed = int(rng.integers(np.iinfo(np.int32).max))
+        try:
+            train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val,
+                                                  random_state=seed, stratify=stratify)
+        except ValueError:  # too few samples per class for a stratified split
+            train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val,
+                                                  random_state=seed)
+        return _subset(seqs, Y, W, train_idx), _subset(seqs, Y, W, val_idx)
+
+    def _stratify(self, Y):
+        return None
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                          "to be clipped", UserWarning)
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_epochs(self, train, val, rng, incremental):
+        seqs, Y, W = train
+        n_samples = len(seqs)
+        batch_size = self._batch_size(n_samples)
+        loss_fn = LOSSES[self._loss_name()][0]
+        for _ in range(self.max_iter):
+            batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
+            accumulated_loss = 0.0
+            for indices in batches:
+                accumulated_loss += self._train_batch(seqs, Y, W, indices, loss_fn, rng) * len(indices)
+            self.n_iter_ += 1
+            self.t_ += n_samples
+            self.loss_ = accumulated_loss / n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._update_no_improvement_count(val)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.early_stopping and not incremental:
+                    message = (f"Validation score did not improve more than tol={self.tol} "
+                               f"for {self.n_iter_no_change} consecutive epochs.")
+                else:
+                    message = (f"Training loss did not improve more than tol={self.tol} for "
+                               f"{self.n_iter_no_change} consecutive epochs.")
+                if self.learning_rate == "adaptive" and self._optimizer.reduce_learning_rate():
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{message} Setting learning rate to "
+                              f"{self._optimizer.learning_rate:f}")
+                else:
+                    if self.verbose:
+                        print(f"{message} Stopping.")
+                    break
+            if incremental:
+                break
+        else:
+            if not incremental:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              "reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning)
+        if val is not None:
+            self.params_ = self._best_params
+
+    def _train_batch(self, seqs, Y, W, indices, loss_fn, rng):
+        """One optimiser step on the samples ``indices``; returns the batch loss."""
+        data, lengths = seqs.batch(indices)
+        raw, cache = _network.forward(self._spec, self.params_, data, lengths, training=True,
+                                      rng=rng)
+        if self.return_sequences:
+            valid = _valid_steps(lengths, raw.shape[0])  # (T, B)
+            y_steps = np.swapaxes(Y[indices, :raw.shape[0]], 0, 1)[valid]
+            w_steps = np.swapaxes(W[indices, :raw.shape[0]], 0, 1)[valid]
+            loss, d_valid = loss_fn(y_steps, raw[valid], w_steps)
+            d_raw = np.zeros_like(raw)
+            d_raw[valid] = d_valid
+            weight_sum = w_steps.sum()
+        else:
+            loss, d_raw = loss_fn(Y[indices], raw, W[indices])
+            weight_sum = W[indices].sum()
+        grads, _ = _network.backward(self._spec, self.params_, cache, d_raw)
+        if self.alpha > 0:  # L2 on weights (not biases), scaled by the batch as in MLP
+            scale = self.alpha / (weight_sum if weight_sum > 0 else 1.0)
+            for name, value in self.params_.items():
+                if name.endswith("weight") or "weight_" in name:
+                    loss += 0.5 * scale * float(np.dot(value.ravel(), value.ravel()))
+                    grads[name] += value.dtype.type(scale) * value
+        clip_by_global_norm(grads, self.clip_norm)
+        self._optimizer.step(self.params_, grads)
+        return loss
+
+    def _update_no_improvement_count(self, val):
+        if val is not None:
+            seqs, Y, _ = val
+            score = self._encoded_score(self._predict_linked(seqs), _rows(Y, seqs, self.return_sequences))
+            self.validation_scores_.append(score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = {k: v.copy() for k, v in self.params_.items()}
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ---------------------------------------------------------------- prediction
+
+    def _predict_raw(self, seqs):
+        """Head output for every sequence, in input order.
+
+        Returns (N, k), or with ``return_sequences`` (N, T, k) with zeros at padded steps.
+        """
+        n_outputs = self.params_["head.bias"].shape[0]
+        dtype = self.params_["head.bias"].dtype
+        if self.return_sequences:
+            out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
+        else:
+            out = np.empty((len(seqs), n_outputs), dtype)
+        for indices in length_batches(seqs.lengths, _PREDICT_BATCH_SIZE):
+            data, lengths = seqs.batch(indices)
+            raw, _ = _network.forward(self._spec, self.params_, data, lengths)
+            if self.return_sequences:
+                raw = np.swapaxes(raw, 0, 1)
+                out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
+            else:
+                out[indices] = raw
+        return out
+
+    def _predict_linked(self, seqs):
+        """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""
+        raw = self._predict_raw(seqs)
+        link = LOSSES[self._loss_name()][1]
+        # computed in the model's dtype; returned in float64 as scikit-learn expects
+        return link(_rows(raw, seqs, self.return_sequences).astype(np.float64))
+
+    def _checked_sequences(self, X):
+        check_is_fitted(self, "params_")
+        self._resolve_device()
+        return self._validate_sequences(X, reset=False)
+
+    def _per_sequence(self, rows, seqs):
+        """Per-step row predictions back into one entry per sequence.
+
+        A stacked array when all sequences have one length and X was an array, else a list.
+        """
+        pieces = np.split(rows, np.cumsum(seqs.lengths)[:-1])
+        if not seqs.from_list and not seqs.is_ragged():
+            return np.stack(pieces)
+        return pieces
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = True
+        return tags
+
+
+def _valid_steps(lengths, n_steps):
+    """(T, B) bool: True where step t is within sequence b."""
+    return np.arange(n_steps)[:, None] < lengths[None, :]
+
+
+def _rows(values, seqs, per_step):
+    """Per-sequence values (N, ...) or per-step values (N, T, ...) as rows over valid steps."""
+    return values[seqs.step_mask()] if per_step else values
+
+
+def _subset(seqs, Y, W, indices):
+    sub = type(seqs)(seqs.data[indices], seqs.lengths[indices], seqs.from_list)
+    return sub, Y[indices], W[indices]
+
+
+def _pad_rows(rows, seqs, fill=0.0):
+    """Rows over valid steps -> (N, T, ...) padded with ``fill``."""
+    out = np.full((len(seqs), seqs.data.shape[1]) + rows.shape[1:], fill, dtype=rows.dtype)
+    out[seqs.step_mask()] = rows
+    return out
+
+
+_PARAMETERS_DOC = """
+    cell : {"rnn", "lstm", "gru"}, default="lstm"
+        Recurrent cell: Elman RNN, LSTM or GRU (PyTorch's equations and weight layout).
+    hidden_layer_sizes : int or tuple of int, default=(64,)
+        Hidden units of each stacked recurrent layer (per direction). Layers may differ.
+    activation : {"tanh", "relu"}, default="tanh"
+        Non-linearity of the simple RNN cell (LSTM and GRU use their own gates).
+    bidirectional : bool, default=False
+        Add a layer reading each sequence backwards from its last valid step; the two
+        outputs are concatenated (forward, then reverse).
+    dropout : float in [0, 1), default=0.0
+        Inverted-dropout rate between recurrent layers and before the head (training only).
+    return_sequences : bool, default=False
+        One prediction per valid time step instead of one per sequence.
+    embedding_dim : int or None, default=None
+        When set, X holds integer token ids (trailing -1 is padding), embedded in vectors of
+        this size; the vocabulary size is learned from the data in ``fit``.
+    solver : {"adam", "sgd", "rmsprop"}, default="adam"
+        Optimiser. "rmsprop" divides by the root of a ``beta_2``-decayed, bias-corrected mean
+        of squared gradients.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights (not the biases), as in MLP.
+    batch_size : int or "auto", default="auto"
+        Sequences per minibatch; "auto" is ``min(200, n_samples)``. Batches group sequences
+        of similar length.
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        "adaptive" divides the learning rate by 5 each time ``n_iter_no_change`` consecutive
+        epochs fail to improve by ``tol`` (for every solver), and stops below 1e-6.
+    learning_rate_init : float, default=0.001
+        Initial step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the batches (and the samples among sequences of equal length) each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout masks and the validation split; with an int
+        training is bit-reproducible on the CPU.
+    tol : float, default=1e-4
+        Improvement threshold of the training loss (or validation score) for stopping.
+    verbose : bool, default=False
+        Print the loss after each epoch.
+    warm_start : bool, default=False
+        Continue from the fitted weights on the next call to ``fit``.
+    momentum : float in [0, 1], default=0.9
+        Momentum of the "sgd" solver.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with "sgd".
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the sequences, stop when the validation score
+        stops improving, and restore the best weights.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the sequences held out for early stopping.
+    beta_1 : float in [0, 1), default=0.9
+        Decay of the first-moment estimate (adam).
+    beta_2 : float in [0, 1), default=0.999
+        Decay of the second-moment estimate (adam, rmsprop).
+    epsilon : float, default=1e-8
+        Numerical stability term (adam, rmsprop).
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping (or reducing the step size).
+    clip_norm : float or None, default=5.0
+        Maximum global norm of the gradient; larger gradients are scaled down. None disables.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where to compute. "auto" uses the CPU in this version; "cuda" raises an error.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the weights and of the computation.
+"""
+
+_ATTRIBUTES_DOC = """
+    params_ : dict of str to ndarray
+        Fitted weights, named and shaped as the ``state_dict()`` of a PyTorch module with
+        ``embedding`` (nn.Embedding), ``rnn`` (nn.RNN/LSTM/GRU, batch_first) and ``head``
+        (nn.Linear), e.g. "rnn.weight_ih_l0", "rnn.bias_hh_l1_reverse", "head.weight".
+    loss_ : float
+        Training loss (penalty included) of the last epoch.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    best_loss_ : float or None
+        Smallest training loss seen; None with early stopping.
+    validation_scores_ : list of float or None
+        Validation score of each epoch with early stopping, else None.
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training sequences seen.
+    n_features_in_ : int
+        Features per step; for a 2-D input, its number of columns (time steps).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a 2-D DataFrame.
+    vocab_size_ : int
+        Number of token ids (with ``embedding_dim``).
+"""
+
+
+class RNNRegressor(RegressorMixin, BaseRNN):
+    __doc__ = f"""Recurrent neural network regressor.
+
+    Trains a stack of recurrent layers (RNN, LSTM or GRU) and a linear head with squared
+    error, on sequences given as a 3-D array, a 2-D array of univariate sequences, a list
+    of arrays of different lengths, NaN-padded arrays, or token ids.
+
+    Parameters
+    ----------{_PARAMETERS_DOC}
+    Attributes
+    ----------{_ATTRIBUTES_DOC}
+    n_outputs_ : int
+        Number of regression targets.
+
+    See Also
+    --------
+    RNNClassifier : The same network for classification.
+    sklearn.neural_network.MLPRegressor : Feed-forward counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 10, 2))
+    >>> y = X[:, :, 0].sum(axis=1)
+    >>> reg = RNNRegressor(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> bool(reg.score(X, y) > 0.9)
+    True
+    """
+
+    def __init__(self, cell="lstm", hidden_layer_sizes=(64,), activation="tanh",
+                 bidirectional=False, dropout=0.0, return_sequences=False, embedding_dim=None,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
+                 device="cpu", dtype="float32"):
+        super().__init__(
+            cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            bidirectional=bidirectional, dropout=dropout, return_sequences=return_sequences,
+            embedding_dim=embedding_dim, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
+            device=device, dtype=dtype)
+
+    def _loss_name(self):
+        return "squared_error"
+
+    def _targets(self, y, seqs, sample_weight, first_call, classes=None):
+        if self.return_sequences:
+            rows = self._per_step_targets(y, seqs, "target")
+            flat = np.concatenate(rows)
+            flat = _check_regression_targets(flat, seqs.lengths.sum())
+            per_step_ndim = 1 if flat.ndim == 1 else 2
+            Y = _pad_rows(flat.reshape(flat.shape[0], -1), seqs)
+            W = np.repeat(sample_weight[:, None], seqs.data.shape[1], axis=1)
+        else:
+            y = _check_regression_targets(y, len(seqs))
+            per_step_ndim = y.ndim
+            Y = y.reshape(y.shape[0], -1)
+            W = sample_weight
+        if first_call:
+            self._y_ndim = per_step_ndim
+            self.n_outputs_ = Y.shape[-1]
+        elif Y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[-1]} outputs but the model was fitted with "
+                             f"{self.n_outputs_}.")
+        return Y.astype(self.dtype), W
+
+    def _encoded_score(self, y_pred, Y):
+        return r2_score(Y, y_pred)
+
+    def predict(self, X):
+        """Predict targets for the sequences in X.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences in any accepted form.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            With ``return_sequences``: one row per valid step of each sequence, stacked into
+            (n_samples, n_timesteps[, n_outputs]) when all sequences have one length and X
+            was an array, else a list of per-sequence arrays.
+        """
+        seqs = self._checked_sequences(X)
+        rows = self._predict_linked(seqs)
+        if self._y_ndim == 1:
+            rows = rows[:, 0]
+        return self._per_sequence(rows, seqs) if self.return_sequences else rows
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions; with ``return_sequences``, over all valid steps.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like or list of arrays
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence (of each of its steps with ``return_sequences``).
+
+        Returns
+        -------
+        score : float
+        """
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight)
+        seqs = self._checked_sequences(X)
+        y_true = _check_regression_targets(np.concatenate(
+            self._per_step_targets(y, seqs, "target")), seqs.lengths.sum())
+        y_pred = self._predict_linked(seqs).reshape(y_true.shape)
+        weights = None if sample_weight is None else np.repeat(
+            self._sample_weight(sample_weight, seqs), seqs.lengths)
+        return r2_score(y_true, y_pred, sample_weight=weights)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.regressor_tags.poor_score = False
+        return tags
+
+
+def _check_regression_targets(y, n_rows):
+    y = check_array(y, ensure_2d=False, dtype=(np.float64, np.float32), input_name="y",
+                    ensure_min_samples=0)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got shape "
+                         f"{y.shape}.")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"X and y have inconsistent numbers of samples: {n_rows} and "
+                         f"{y.shape[0]}.")
+    return y
+
+
+class RNNClassifier(ClassifierMixin, BaseRNN):
+    __doc__ = f"""Recurrent neural network classifier.
+
+    Trains a stack of recurrent layers (RNN, LSTM or GRU) and a linear head with log-loss
+    (sigmoid for binary and multilabel targets, softmax for multiclass), on sequences given
+    as a 3-D array, a 2-D array of univariate sequences, a list of arrays of different
+    lengths, NaN-padded arrays, or token ids.
+
+    Parameters
+    ----------{_PARAMETERS_DOC}    class_weight : dict, "balanced" or None, default=None
+        Weights multiplied into each sample's (or step's) loss by class; "balanced" uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+
+    Attributes
+    ----------{_ATTRIBUTES_DOC}
+    classes_ : ndarray or list of ndarray
+        Class labels (for multilabel targets, the label indices).
+    n_outputs_ : int
+        Width of the head: 1 for binary, the number of classes or of labels otherwise.
+
+    See Also
+    --------
+    RNNRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : Feed-forward counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(size=(n, 3)) for n in rng.integers(5, 15, size=200)]
+    >>> y = np.array(["up" if seq[:, 0].sum() > 0 else "down" for seq in X])
+    >>> clf = RNNClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['down', 'up'], dtype='<U4')
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def __init__(self, cell="lstm", hidden_layer_sizes=(64,), activation="tanh",
+                 bidirectional=False, dropout=0.0, return_sequences=False, embedding_dim=None,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
+                 device="cpu", dtype="float32", class_weight=None):
+        super().__init__(
+            cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            bidirectional=bidirectional, dropout=dropout, return_sequences=return_sequences,
+            embedding_dim=embedding_dim, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
+            device=device, dtype=dtype)
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like
+        classes : array-like of shape (n_classes,), default=None
+            All classes that will ever appear; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "params_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(np.asarray(classes), self.classes_):
+            raise ValueError(f"`classes={list(classes)}` is not the same as on the first call "
+                             f"to partial_fit, which was {list(self.classes_)}.")
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported for partial_fit: the "
+                             "class frequencies of all the data are unknown. Pass a dict.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _targets(self, y, seqs, sample_weight, first_call, classes=None):
+        if self.return_sequences:
+            rows = self._per_step_targets(y, seqs, "label")
+            labels = np.concatenate(rows)
+            if labels.ndim != 1:
+                raise ValueError("With return_sequences=True, RNNClassifier takes one label "
+                                 f"per step (1-D per sequence), got shape {labels.shape[1:]} "
+                                 "per step.")
+        else:
+            labels = _check_labels(y, len(seqs))
+        check_classification_targets(labels)
+        if first_call:
+            self._fit_label_binarizer(labels, classes)
+        else:
+            unseen = np.setdiff1d(np.unique(labels), self.classes_) if labels.ndim == 1 else []
+            if len(unseen):
+                raise ValueError(f"y contains labels {list(unseen)} not seen in the first "
+                                 f"fit (classes_={list(self.classes_)}).")
+        Y = self._label_binarizer.transform(labels).astype(self.dtype)
+        class_weight = self.class_weight
+        weights = (np.repeat(sample_weight, seqs.lengths) if self.return_sequences
+                   else sample_weight)
+        if class_weight is not None:
+            weights = weights * compute_sample_weight(class_weight, labels)
+        if self.return_sequences:
+            return _pad_rows(Y, seqs), _pad_rows(weights, seqs)
+        return Y, weights
+
+    def _fit_label_binarizer(self, labels, classes=None):
+        self._label_binarizer = LabelBinarizer()
+        self._label_binarizer.fit(np.asarray(classes) if classes is not None and labels.ndim == 1
+                                  else labels)
+        self.classes_ = self._label_binarizer.classes_
+        self._target_type = type_of_target(labels)
+        if self._target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"RNNClassifier does not support {self._target_type} targets.")
+        if len(self.classes_) < 2 and self._target_type != "multilabel-indicator":
+            raise ValueError("RNNClassifier needs samples of at least 2 classes in the data, "
+                             f"but the data contains only one class: {self.classes_[0]!r}.")
+        self.n_outputs_ = 1 if len(self.classes_) == 2 and self._target_type != "multilabel-indicator" \
+            else len(self.classes_)
+
+    def _loss_name(self):
+        return "softmax_log_loss" if self._target_type == "multiclass" else "sigmoid_log_loss"
+
+    def _stratify(self, Y):
+        if self.return_sequences or self._target_type == "multilabel-indicator":
+            return None
+        return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+
+    def _decode(self, proba_rows):
+        if self._target_type == "multilabel-indicator":
+            return (proba_rows > 0.5).astype(int)
+        if proba_rows.shape[1] == 1:
+            return self.classes_[(proba_rows[:, 0] > 0.5).astype(int)]
+        return self.classes_[np.argmax(proba_rows, axis=1)]
+
+    def _encoded_score(self, y_pred, Y):
+        if self._target_type == "multilabel-indicator":
+            return accuracy_score(Y > 0.5, y_pred > 0.5)
+        if Y.shape[1] == 1:
+            return accuracy_score(Y[:, 0] > 0.5, y_pred[:, 0] > 0.5)
+        return accuracy_score(Y.argmax(axis=1), y_pred.argmax(axis=1))
+
+    def predict(self, X):
+        """Predict class labels for the sequences in X.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences in any accepted form.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            With ``return_sequences``: one label per valid step (see ``RNNRegressor.predict``
+            for the stacking rule).
+        """
+        seqs = self._checked_sequences(X)
+        labels = self._decode(self._predict_linked(seqs))
+        return self._per_sequence(labels, seqs) if self.return_sequences else labels
+
+    def predict_proba(self, X):
+        """Class probabilities for the sequences in X.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            For multilabel targets, the probability of each label. With
+            ``return_sequences``, one row per valid step (stacked or a list).
+        """
+        seqs = self._checked_sequences(X)
+        proba = self._predict_linked(seqs)
+        if proba.shape[1] == 1 and self._target_type != "multilabel-indicator":
+            proba = np.hstack([1 - proba, proba])
+        return self._per_sequence(proba, seqs) if self.return_sequences else proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        if isinstance(proba, list):
+            return [np.log(p) for p in proba]
+        return np.log(proba)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the predictions; with ``return_sequences``, over all valid steps.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like or list of arrays
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight)
+        seqs = self._checked_sequences(X)
+        y_true = np.concatenate(self._per_step_targets(y, seqs, "label"))
+        y_pred = self._decode(self._predict_linked(seqs))
+        weights = None if sample_weight is None else np.repeat(
+            self._sample_weight(sample_weight, seqs), seqs.lengths)
+        return accuracy_score(y_true, y_pred, sample_weight=weights)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+def _check_labels(y, n_samples):
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y", ensure_min_samples=0)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X and y have inconsistent numbers of samples: {n_samples} and "
+                         f"{y.shape[0]}.")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    return y

@@ -1,0 +1,125 @@
+"""Optimisers over the parameter dict, and gradient clipping by global norm.
+
+Each optimiser keeps its state per parameter name and updates the arrays in place, the way
+scikit-learn's ``SGDOptimizer``/``AdamOptimizer`` do for MLP. Nothing here knows how many
+tensors a cell has.
+"""
+
+import numpy as np
+
+
+class BaseOptimizer:
+    """Shared bookkeeping: the learning rate, and the 'adaptive' schedule's division by 5."""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = float(learning_rate)
+
+    def reduce_learning_rate(self):
+        """Divide the learning rate by 5; return False once it is too small to go on."""
+        self.learning_rate /= 5.0
+        return self.learning_rate >= 1e-6
+
+    def step(self, params, grads):
+        raise NotImplementedError
+
+
+class SGD(BaseOptimizer):
+    """Stochastic gradient descent with (Nesterov) momentum, as MLP's ``SGDOptimizer``."""
+
+    def __init__(self, params, learning_rate, momentum=0.9, nesterov=True):
+        super().__init__(learning_rate)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.velocities = {name: np.zeros_like(value) for name, value in params.items()}
+
+    def step(self, params, grads):
+        lr = params_dtype_scalar(params, self.learning_rate)
+        for name, value in params.items():
+            velocity = self.velocities[name]
+            velocity *= self.momentum
+            velocity -= lr * grads[name]
+            if self.nesterov:
+                value += self.momentum * velocity - lr * grads[name]
+            else:
+                value += velocity
+
+
+class Adam(BaseOptimizer):
+    """Adam with bias correction folded into the step size, as MLP's ``AdamOptimizer``."""
+
+    def __init__(self, params, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.t = 0
+        self.ms = {name: np.zeros_like(value) for name, value in params.items()}
+        self.vs = {name: np.zeros_like(value) for name, value in params.items()}
+
+    def step(self, params, grads):
+        self.t += 1
+        lr = (self.learning_rate * np.sqrt(1 - self.beta_2 ** self.t)
+              / (1 - self.beta_1 ** self.t))
+        for name, value in params.items():
+            m, v, g = self.ms[name], self.vs[name], grads[name]
+            m *= self.beta_1
+            m += (1 - self.beta_1) * g
+            v *= self.beta_2
+            v += (1 - self.beta_2) * (g * g)
+            value -= params_dtype_scalar(params, lr) * m / (np.sqrt(v) + self.epsilon)
+
+
+class RMSprop(BaseOptimizer):
+    """RMSprop: step ``lr * g / (sqrt(v_hat) + eps)`` with ``v`` a ``beta_2``-decayed mean of g².
+
+    ``v`` is bias-corrected like Adam's (``v_hat = v / (1 - beta_2^t)``), so the first steps
+    are not inflated by a near-zero average.
+    """
+
+    def __init__(self, params, learning_rate, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate)
+        self.beta_2, self.epsilon = beta_2, epsilon
+        self.t = 0
+        self.vs = {name: np.zeros_like(value) for name, value in params.items()}
+
+    def step(self, params, grads):
+        self.t += 1
+        correction = 1 - self.beta_2 ** self.t
+        lr = params_dtype_scalar(params, self.learning_rate)
+        for name, value in params.items():
+            v, g = self.vs[name], grads[name]
+            v *= self.beta_2
+            v += (1 - self.beta_2) * (g * g)
+            value -= lr * g / (np.sqrt(v / correction) + self.epsilon)
+
+
+def params_dtype_scalar(params, value):
+    """``value`` as a scalar of the parameters' dtype (keeps float32 arithmetic in float32)."""
+    return next(iter(params.values())).dtype.type(value)
+
+
+def make_optimizer(solver, params, estimator):
+    """The optimiser an estimator's hyper-parameters ask for."""
+    if solver == "sgd":
+        return SGD(params, estimator.learning_rate_init, estimator.momentum,
+                   estimator.nesterovs_momentum)
+    if solver == "adam":
+        return Adam(params, estimator.learning_rate_init, estimator.beta_1, estimator.beta_2,
+                    estimator.epsilon)
+    return RMSprop(params, estimator.learning_rate_init, estimator.beta_2, estimator.epsilon)
+
+
+def global_norm(grads):
+    """Euclidean norm of all gradients together (computed in float64)."""
+    return float(np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads.values())))
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Scale all gradients in place so that their global norm is at most ``max_norm``.
+
+    Returns the norm before clipping.
+    """
+    norm = global_norm(grads)
+    if max_norm is not None and norm > max_norm:
+        scale = max_norm / norm
+        for g in grads.values():
+            g *= g.dtype.type(scale)
+    return norm

@@ -1,0 +1,259 @@
+"""Input conventions, ragged batches and length bucketing.
+
+Every accepted form of X becomes one ``Sequences``: a zero-padded batch-major array and the
+length of each sequence. Accepted forms:
+
+- 3-D float array (n_samples, n_timesteps, n_features); trailing all-NaN rows are padding.
+- 2-D float array (n_samples, n_timesteps): univariate sequences; trailing NaN is padding.
+- list of arrays, each (T_i, n_features) or (T_i,): ragged sequences.
+- token ids (estimators with ``embedding_dim``): 2-D integer array with trailing -1 as
+  padding, or a list of 1-D integer arrays.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_array
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+@dataclass
+class Sequences:
+    """Validated sequences.
+
+    Attributes
+    ----------
+    data : ndarray (N, T, F) float, or (N, T) int64 token ids
+        Zero-padded past each sequence's length (token id 0 for ids).
+    lengths : ndarray (N,) of int64
+        Valid steps of each sequence, all >= 1.
+    from_list : bool
+        The input was a list of sequences (predictions with one row per step come back
+        as a list too).
+    """
+
+    data: np.ndarray
+    lengths: np.ndarray
+    from_list: bool = False
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+    @property
+    def n_features(self):
+        return 1 if self.data.ndim == 2 else self.data.shape[2]
+
+    def is_ragged(self):
+        return bool(np.any(self.lengths != self.data.shape[1]))
+
+    def batch(self, indices):
+        """Time-major batch of the given samples, cut to their longest sequence.
+
+        Returns
+        -------
+        data : ndarray (T, B, F) or (T, B), C-contiguous
+        lengths : ndarray (B,) of int64
+        """
+        lengths = self.lengths[indices]
+        n_steps = int(lengths.max())
+        data = self.data[indices, :n_steps]
+        return np.ascontiguousarray(np.swapaxes(data, 0, 1)), lengths
+
+    def step_mask(self):
+        """(N, T) bool: True at valid steps."""
+        return np.arange(self.data.shape[1])[None, :] < self.lengths[:, None]
+
+
+def _is_sequence_list(X):
+    return isinstance(X, (list, tuple))
+
+
+def is_regular_sequence_list(X):
+    """True for a non-empty list whose sequences all have one shape and a numeric dtype.
+
+    Such a list is what scikit-learn calls a 2-D (or 3-D) array-like and is treated exactly
+    as the array it stacks into; only lists of different lengths take the ragged path.
+    """
+    if not _is_sequence_list(X) or len(X) == 0:
+        return False
+    try:
+        shapes = {np.shape(seq) for seq in X}
+    except (TypeError, ValueError):
+        return False
+    if len(shapes) != 1 or len(next(iter(shapes))) not in (1, 2) or 0 in next(iter(shapes)):
+        return False
+    return np.asarray(X[0]).dtype.kind in "biuf"
+
+
+def _trailing_padding_lengths(is_pad, what):
+    """Lengths from a (N, T) mask of padded steps that must all sit at the end of each row."""
+    n_steps = is_pad.shape[1]
+    lengths = n_steps - np.cumprod(is_pad[:, ::-1], axis=1).sum(axis=1)
+    inner = is_pad & (np.arange(n_steps)[None, :] < lengths[:, None])
+    if inner.any():
+        sample, step = np.argwhere(inner)[0]
+        raise ValueError(
+            f"X contains {what} at sample {sample}, step {step}, before the end of the "
+            f"sequence. {what.capitalize()} is only allowed as trailing padding: a sequence "
+            "ends at its first step from which every remaining step is padding.")
+    empty = np.flatnonzero(lengths == 0)
+    if empty.size:
+        raise ValueError(f"Sequence {empty[0]} of X is empty (every step is padding); "
+                         "each sequence needs at least one step.")
+    return lengths.astype(np.int64)
+
+
+def _check_finite(values, where):
+    if np.isinf(values).any():
+        raise ValueError(f"Input X contains infinity {where}.")
+    if np.isnan(values).any():
+        raise ValueError(f"Input X contains NaN {where}.")
+
+
+def float_sequences_from_array(X, dtype):
+    """Validate a 2-D or 3-D float array with NaN padding (see module docstring)."""
+    X = check_array(X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, allow_nd=True,
+                    input_name="X", ensure_min_features=1)
+    if X.ndim not in (2, 3):
+        raise ValueError(
+            f"Expected X as a 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
+            f"n_features) array, got {X.ndim} dimensions with shape {X.shape}.")
+    if X.ndim == 3 and X.shape[2] == 0:
+        raise ValueError(f"X has 0 features per step (shape {X.shape}); at least 1 is required.")
+    if np.isinf(X).any():
+        raise ValueError("Input X contains infinity.")
+    step_is_nan = np.isnan(X)
+    if X.ndim == 3:
+        partial = step_is_nan.any(axis=2) & ~step_is_nan.all(axis=2)
+        if partial.any():
+            sample, step = np.argwhere(partial)[0]
+            raise ValueError(
+                f"Input X contains NaN in some but not all features at sample {sample}, "
+                f"step {step}. A padded step has NaN in every feature; NaN is not allowed "
+                "elsewhere.")
+        step_is_nan = step_is_nan.all(axis=2)
+    lengths = _trailing_padding_lengths(step_is_nan, "NaN")
+    data = np.nan_to_num(X, nan=0.0).astype(dtype, copy=False)
+    if data.ndim == 2:
+        data = data[:, :, None]
+    return Sequences(np.ascontiguousarray(data), lengths)
+
+
+def float_sequences_from_list(X, dtype):
+    """Validate a list of (T_i, n_features) or (T_i,) arrays."""
+    if len(X) == 0:
+        raise ValueError("X is an empty list; at least one sequence is required.")
+    arrays = []
+    for i, seq in enumerate(X):
+        try:
+            seq = check_array(seq, dtype=_FLOAT_DTYPES, ensure_2d=False, allow_nd=True,
+                              ensure_all_finite=False, ensure_min_samples=0,
+                              input_name=f"X[{i}]")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"Sequence {i} of X is not a numeric array: {exc}") from None
+        if seq.ndim == 1:
+            seq = seq[:, None]
+        if seq.ndim != 2:
+            raise ValueError(
+                f"Sequence {i} of X has {seq.ndim} dimensions (shape {seq.shape}); each "
+                "sequence must be (n_timesteps, n_features) or (n_timesteps,).")
+        if seq.shape[0] == 0:
+            raise ValueError(f"Sequence {i} of X is empty; each sequence needs at least one step.")
+        if seq.shape[1] == 0:
+            raise ValueError(f"Sequence {i} of X has 0 features per step.")
+        _check_finite(seq, f"in sequence {i}")
+        arrays.append(seq)
+    n_features = arrays[0].shape[1]
+    for i, seq in enumerate(arrays):
+        if seq.shape[1] != n_features:
+            raise ValueError(
+                f"Sequences of X have different numbers of features: sequence 0 has "
+                f"{n_features}, sequence {i} has {seq.shape[1]}.")
+    lengths = np.array([seq.shape[0] for seq in arrays], dtype=np.int64)
+    data = np.zeros((len(arrays), lengths.max(), n_features), dtype=dtype)
+    for i, seq in enumerate(arrays):
+        data[i, :seq.shape[0]] = seq
+    return Sequences(data, lengths, from_list=True)
+
+
+def _as_token_ids(values, where):
+    values = np.asarray(values)
+    if values.dtype.kind == "b" or values.dtype.kind not in "iuf":
+        raise TypeError(f"Token ids in {where} must be integers, got dtype {values.dtype}.")
+    if values.dtype.kind == "f":
+        if not np.isfinite(values).all() or np.any(values != np.round(values)):
+            raise ValueError(f"Token ids in {where} must be whole numbers; found non-integer "
+                             "or non-finite values.")
+    return values.astype(np.int64)
+
+
+def token_sequences(X):
+    """Validate token ids: a 2-D integer array (-1 = trailing padding) or a list of 1-D arrays."""
+    if _is_sequence_list(X):
+        if len(X) == 0:
+            raise ValueError("X is an empty list; at least one sequence is required.")
+        rows = []
+        for i, seq in enumerate(X):
+            seq = _as_token_ids(seq, f"sequence {i} of X")
+            if seq.ndim != 1:
+                raise ValueError(f"Sequence {i} of X has shape {seq.shape}; token-id "
+                                 "sequences must be 1-D.")
+            if seq.shape[0] == 0:
+                raise ValueError(f"Sequence {i} of X is empty; each sequence needs at "
+                                 "least one token.")
+            if seq.min() < 0:
+                raise ValueError(f"Sequence {i} of X contains the negative token id "
+                                 f"{seq.min()}; token ids must be >= 0.")
+            rows.append(seq)
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        data = np.zeros((len(rows), lengths.max()), dtype=np.int64)
+        for i, seq in enumerate(rows):
+            data[i, :len(seq)] = seq
+        return Sequences(data, lengths, from_list=True)
+
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError("Sparse token-id matrices are not supported; pass a dense 2-D array "
+                        "or a list of 1-D arrays.")
+    X = _as_token_ids(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected token ids as a 2-D (n_samples, n_timesteps) array, got "
+                         f"shape {X.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X has shape {X.shape}; at least one sample with one step is "
+                         "required.")
+    if np.any(X < -1):
+        raise ValueError(f"X contains the negative token id {X.min()}; token ids must be >= 0 "
+                         "(-1 marks trailing padding).")
+    lengths = _trailing_padding_lengths(X == -1, "padding (-1)")
+    return Sequences(np.where(X < 0, 0, X), lengths)
+
+
+def sequences_from_input(X, dtype, token_ids=False):
+    """Turn any accepted X into ``Sequences`` (validation included)."""
+    if token_ids:
+        return token_sequences(X)
+    if _is_sequence_list(X):
+        return float_sequences_from_list(X, dtype)
+    return float_sequences_from_array(X, dtype)
+
+
+def length_batches(lengths, batch_size, rng=None):
+    """Split sample indices into batches of similar length.
+
+    Samples are sorted by length (ties broken at random when ``rng`` is given) and cut into
+    consecutive batches, so a batch pads little; with ``rng`` the batch order is shuffled.
+
+    Returns
+    -------
+    list of ndarray of int64
+    """
+    n = lengths.shape[0]
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+    else:
+        order = np.lexsort((rng.random(n), lengths))
+    batches = [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
