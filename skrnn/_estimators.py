@@ -376,13 +376,14 @@ n_timesteps), or list of arrays
             loss, d_valid = loss_fn(y_steps, raw[valid], w_steps)
             d_raw = np.zeros_like(raw)
             d_raw[valid] = d_valid
-            weight_sum = w_steps.sum()
         else:
             loss, d_raw = loss_fn(Y[indices], raw, W[indices])
-            weight_sum = W[indices].sum()
         grads, _ = _network.backward(self._spec, self.params_, cache, d_raw)
-        if self.alpha > 0:  # L2 on weights (not biases), scaled by the batch as in MLP
-            scale = self.alpha / (weight_sum if weight_sum > 0 else 1.0)
+        if self.alpha > 0:
+            # L2 on weights (not biases) divided by the batch's sequence count, as MLP does
+            # without sample weights; the loss is a weighted mean, so scaling every sample
+            # weight by one constant changes nothing
+            scale = self.alpha / len(indices)
             for name, value in self.params_.items():
                 if name.endswith("weight") or "weight_" in name:
                     loss += 0.5 * scale * float(np.dot(value.ravel(), value.ravel()))
@@ -717,9 +718,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 def _check_regression_targets(y, n_rows):
     y = check_array(y, ensure_2d=False, dtype=(np.float64, np.float32), input_name="y",
                     ensure_min_samples=0)
-    if y.ndim not in (1, 2):
-        raise ValueError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got shape "
-                         f"{y.shape}.")
     if y.shape[0] != n_rows:
         raise ValueError(f"X and y have inconsistent numbers of samples: {n_rows} and "
                          f"{y.shape[0]}.")

@@ -1,0 +1,80 @@
+"""Optimisers against scikit-learn's MLP optimisers, and clipping by global norm."""
+
+import numpy as np
+import pytest
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+from skrnn._optimizers import RMSprop, SGD, Adam, clip_by_global_norm, global_norm
+
+
+def _params_and_grads(rng, steps=5):
+    params = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+    grads = [{name: rng.normal(size=value.shape) for name, value in params.items()}
+             for _ in range(steps)]
+    return params, grads
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_matches_mlp(nesterov):
+    rng = np.random.default_rng(0)
+    params, grads = _params_and_grads(rng)
+    reference = [params["a"].copy(), params["b"].copy()]
+    ours = SGD(params, 0.1, momentum=0.9, nesterov=nesterov)
+    theirs = SGDOptimizer(reference, learning_rate_init=0.1, momentum=0.9, nesterov=nesterov)
+    for g in grads:
+        ours.step(params, g)
+        theirs.update_params(reference, [g["a"], g["b"]])
+    np.testing.assert_allclose(params["a"], reference[0], rtol=1e-12)
+    np.testing.assert_allclose(params["b"], reference[1], rtol=1e-12)
+
+
+def test_adam_matches_mlp():
+    rng = np.random.default_rng(1)
+    params, grads = _params_and_grads(rng)
+    reference = [params["a"].copy(), params["b"].copy()]
+    ours = Adam(params, 0.01, 0.9, 0.999, 1e-8)
+    theirs = AdamOptimizer(reference, learning_rate_init=0.01)
+    for g in grads:
+        ours.step(params, g)
+        theirs.update_params(reference, [g["a"], g["b"]])
+    np.testing.assert_allclose(params["a"], reference[0], rtol=1e-12)
+    np.testing.assert_allclose(params["b"], reference[1], rtol=1e-12)
+
+
+def test_rmsprop_follows_its_formula():
+    rng = np.random.default_rng(2)
+    params, grads = _params_and_grads(rng)
+    expected = params["a"].copy()
+    v = np.zeros_like(expected)
+    ours = RMSprop(params, 0.01, beta_2=0.9, epsilon=1e-8)
+    for t, g in enumerate(grads, start=1):
+        ours.step(params, g)
+        v = 0.9 * v + 0.1 * g["a"] ** 2
+        expected -= 0.01 * g["a"] / (np.sqrt(v / (1 - 0.9 ** t)) + 1e-8)
+    np.testing.assert_allclose(params["a"], expected, rtol=1e-12)
+
+
+def test_float32_parameters_stay_float32():
+    params = {"w": np.ones(3, np.float32)}
+    for optimizer in (SGD(params, 0.1), Adam(params, 0.1), RMSprop(params, 0.1)):
+        optimizer.step(params, {"w": np.ones(3, np.float32)})
+        assert params["w"].dtype == np.float32
+
+
+def test_clip_by_global_norm():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    assert global_norm(grads) == pytest.approx(5.0)
+    assert clip_by_global_norm(grads, 10.0) == pytest.approx(5.0)
+    np.testing.assert_array_equal(grads["a"], [3.0, 0.0])  # below the bound: unchanged
+    clip_by_global_norm(grads, 1.0)
+    assert global_norm(grads) == pytest.approx(1.0)
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0])
+    assert clip_by_global_norm(grads, None) == pytest.approx(1.0)
+
+
+def test_reduce_learning_rate_divides_by_five_until_tiny():
+    optimizer = Adam({"w": np.ones(1)}, 1e-4)
+    assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(2e-5)
+    assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(4e-6)
+    assert not optimizer.reduce_learning_rate()  # 8e-7: too small to go on
+    assert optimizer.learning_rate == pytest.approx(8e-7)
