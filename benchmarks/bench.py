@@ -1,79 +1,397 @@
-"""skrnn's main job: speed of the recurrent engine next to PyTorch (first version).
+"""skrnn's main job: how fast and how accurate skrnn is next to what users would otherwise use.
 
-Times one training step (forward + backward through time) of each cell on the same batch,
-in float32 on the same threads, and prints the ratio to PyTorch when it is installed.
+Sections, each printed as a table and saved to ``<out>/bench.json``:
+
+1. speed      training time per epoch (estimator-level ``fit``) and single-sequence
+              ``predict`` latency for rnn/lstm/gru at hidden 32-256, next to the same model
+              in PyTorch (same data, batches, optimiser and threads) when torch is
+              importable; achieved GFLOP/s against this machine's float32 matmul peak.
+2. first use  import time and the first ``fit`` of a tiny model in a fresh process, with a
+              cold and with a warm JIT cache.
+3. digits     scikit-learn's digits read row by row (8 steps x 8 features): RNNClassifier
+              with each cell next to MLPClassifier on the same split.
+4. sunspots   one-step forecasts of the yearly sunspot numbers (shipped with skrnn) from
+              sliding windows; RMSE on the last 20% next to a naive last-value forecast and
+              ridge regression on the same windows.
+
+With matplotlib installed, ``speed.png`` and ``forecast.png`` go to the same folder.
+``--quick`` runs a reduced version in well under a minute (used by the test suite).
 """
 
 import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
 
-from skrnn import _network
-from skrnn._network import NetworkSpec
+import skrnn
+from skrnn import RNNClassifier, RNNRegressor
+from skrnn.datasets import load_digit_sequences, load_sunspots
+
+CELLS = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-def best_time(fn, repeats):
-    fn()  # warm-up: compilation and caches
+# ------------------------------------------------------------------------------ helpers
+
+
+def print_table(title, columns, rows):
+    """Print rows (lists of already formatted strings) under a title, columns aligned."""
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
+    print(f"\n{title}")
+    print("  ".join(str(c).rjust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+
+
+def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return float(np.median(times))
 
 
-def skrnn_step(spec, params, x, lengths, d_out):
-    def step():
-        _, cache = _network.forward(spec, params, x, lengths, training=True)
-        _network.backward(spec, params, cache, d_out)
-    return step
+def matmul_peak_gflops(threads, size=2048, repeats=5):
+    """Best float32 matrix-product rate NumPy reaches on this machine with these threads."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    b = a.copy()
+    out = np.empty_like(a)
+    with threadpool_limits(threads):
+        np.matmul(a, b, out=out)
+        best = min(median_time(lambda: np.matmul(a, b, out=out), 1) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
 
 
-def torch_step(cell, hidden, x, d_out):
+def training_flops_per_epoch(cell, n, steps, features, hidden):
+    """Matrix-product FLOPs of one epoch: forward input and recurrent products, and the
+    three products of backward (input, input-weight and recurrent-weight gradients plus the
+    recurrent gradient), i.e. three times the forward products."""
+    gates = GATES[cell] * hidden
+    forward = 2 * n * steps * gates * (features + hidden)
+    return 3 * forward
+
+
+# ------------------------------------------------------------------------------ 1. speed
+
+
+def torch_model(cell, features, hidden):
     import torch
 
-    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
-        x.shape[2], hidden)
-    head = torch.nn.Linear(hidden, d_out.shape[1])
-    x_t, d_out_t = torch.from_numpy(x), torch.from_numpy(d_out)
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+            self.rnn = kind(features, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, 1)
 
-    def step():
-        out, _ = module(x_t)
-        y = head(out[-1])
-        y.backward(d_out_t)
-    return step
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return self.head(out[:, -1])
+
+    return Net()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    args = parser.parse_args()
-    T, B, F = (20, 32, 8) if args.quick else (50, 64, 8)
-    hiddens = (32,) if args.quick else (32, 64, 128, 256)
-    repeats = 3 if args.quick else 10
+def torch_epoch_time(cell, X, y, hidden, batch_size, epochs):
+    """Seconds per epoch of the same model in PyTorch: Adam, shuffled batches, half MSE."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch_model(cell, X.shape[2], hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y[:, None])
+
+    def epoch():
+        for batch in torch.randperm(X_t.shape[0]).split(batch_size):
+            optimizer.zero_grad()
+            loss = 0.5 * torch.nn.functional.mse_loss(model(X_t[batch]), y_t[batch])
+            loss.backward()
+            optimizer.step()
+
+    epoch()  # warm-up
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    return (time.perf_counter() - start) / epochs, model
+
+
+def skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs):
+    """Seconds per epoch of ``RNNRegressor.fit`` (validation included), after a warm-up fit."""
+    params = dict(cell=cell, hidden_layer_sizes=(hidden,), batch_size=batch_size, tol=0.0,
+                  n_iter_no_change=10 ** 6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RNNRegressor(max_iter=1, **params).fit(X[:batch_size], y[:batch_size])  # compile
+        model = RNNRegressor(max_iter=epochs, **params)
+        start = time.perf_counter()
+        model.fit(X, y)
+        elapsed = time.perf_counter() - start
+    return elapsed / epochs, model
+
+
+def bench_speed(quick, threads, torch):
+    n, steps, features, batch_size = (256, 50, 8, 64) if quick else (2048, 50, 8, 64)
+    hiddens = (32,) if quick else (32, 64, 128, 256)
+    epochs = 1 if quick else 2
+    repeats = 30 if quick else 200
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, steps, features)).astype(np.float32)
+    y = X[:, :, 0].mean(axis=1).astype(np.float32)
+    one = X[:1]
+    peak = matmul_peak_gflops(threads)
+    rows, records = [], []
+    for cell in CELLS:
+        for hidden in hiddens:
+            ours, est = skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs)
+            est.predict(one)
+            ours_predict = median_time(lambda: est.predict(one), repeats)
+            gflops = training_flops_per_epoch(cell, n, steps, features, hidden) / ours / 1e9
+            record = dict(cell=cell, hidden=hidden, skrnn_epoch_s=ours,
+                          skrnn_predict_us=ours_predict * 1e6, skrnn_gflops=gflops,
+                          fraction_of_peak=gflops / peak)
+            row = [cell, hidden, f"{ours * 1e3:.0f}"]
+            if torch is not None:
+                theirs, model = torch_epoch_time(cell, X, y, hidden, batch_size, epochs)
+                one_t = torch.from_numpy(one)
+                with torch.no_grad():
+                    model(one_t)
+                    theirs_predict = median_time(lambda: model(one_t), repeats)
+                record.update(torch_epoch_s=theirs, torch_predict_us=theirs_predict * 1e6,
+                              train_speedup=theirs / ours, predict_speedup=theirs_predict / ours_predict)
+                row += [f"{theirs * 1e3:.0f}", f"{theirs / ours:.2f}x"]
+            row += [f"{ours_predict * 1e6:.0f}"]
+            if torch is not None:
+                row += [f"{theirs_predict * 1e6:.0f}", f"{theirs_predict / ours_predict:.2f}x"]
+            row += [f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%"]
+            rows.append(row)
+            records.append(record)
+    columns = ["cell", "hidden", "skrnn ms/epoch"]
+    if torch is not None:
+        columns += ["torch ms/epoch", "train speed-up"]
+    columns += ["skrnn predict us"]
+    if torch is not None:
+        columns += ["torch predict us", "predict speed-up"]
+    columns += ["GFLOP/s", "of peak"]
+    print_table(f"1. Speed: n={n} sequences x {steps} steps x {features} features, batch "
+                f"{batch_size}, float32, {threads} threads; predict = one sequence; "
+                f"matmul peak {peak:.0f} GFLOP/s", columns, rows)
+    if torch is None:
+        print("PyTorch is not installed: skrnn's own figures only (pip install torch to compare).")
+    return dict(n=n, steps=steps, features=features, batch_size=batch_size, epochs=epochs,
+                matmul_peak_gflops=peak, results=records)
+
+
+# ------------------------------------------------------------------------------ 2. first use
+
+_FIRST_USE_SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy as np
+import skrnn
+imported = time.perf_counter()
+rng = np.random.default_rng(0)
+X = rng.normal(size=(32, 10, 3)).astype("float32")
+y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+skrnn.RNNClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(X, y).predict(X)
+done = time.perf_counter()
+print(imported - start, done - imported)
+"""
+
+
+def bench_first_use():
+    """Import and first tiny fit in fresh processes with an empty, then a warm, JIT cache."""
+    rows, record = [], {}
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        for label in ("cold cache", "warm cache"):
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _FIRST_USE_SCRIPT], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+            total = time.perf_counter() - start
+            import_s, fit_s = (float(v) for v in out.split())
+            record[label.replace(" ", "_")] = dict(import_s=import_s, first_fit_s=fit_s,
+                                                   process_s=total)
+            rows.append([label, f"{import_s:.2f}", f"{fit_s:.2f}", f"{import_s + fit_s:.2f}",
+                         f"{total:.2f}"])
+    print_table("2. First use (fresh process, tiny LSTM fit + predict), seconds",
+                ["JIT cache", "import skrnn", "first fit", "import + fit", "whole process"], rows)
+    return record
+
+
+# ------------------------------------------------------------------------------ 3. digits
+
+
+def bench_digits(quick):
+    digits = load_digit_sequences()
+    X_train, X_test, y_train, y_test = train_test_split(
+        digits.data, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+    rows, records = [], []
+    models = [(f"RNNClassifier(cell='{cell}')", RNNClassifier(cell=cell, random_state=0))
+              for cell in (("gru",) if quick else CELLS)]
+    models.append(("MLPClassifier()", MLPClassifier(random_state=0)))
+    for name, model in models:
+        if quick:
+            model.set_params(max_iter=15)
+        flat = isinstance(model, MLPClassifier)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            model.fit(X_train.reshape(len(X_train), -1) if flat else X_train, y_train)
+            fit_s = time.perf_counter() - start
+        accuracy = model.score(X_test.reshape(len(X_test), -1) if flat else X_test, y_test)
+        records.append(dict(model=name, accuracy=accuracy, fit_s=fit_s, epochs=model.n_iter_))
+        rows.append([name, f"{accuracy:.4f}", model.n_iter_, f"{fit_s:.1f}"])
+    print_table(f"3. Digits read row by row (8 steps x 8 features): {len(X_train)} train / "
+                f"{len(X_test)} test, default hyper-parameters",
+                ["model", "test accuracy", "epochs", "fit s"], rows)
+    return records
+
+
+# ------------------------------------------------------------------------------ 4. sunspots
+
+
+def sliding_windows(series, window):
+    """(X, y): each window of ``window`` values and the value that follows it."""
+    X = np.lib.stride_tricks.sliding_window_view(series[:-1], window)
+    return X.copy(), series[window:].copy()
+
+
+def bench_sunspots(quick):
+    sunspots = load_sunspots()
+    series, years = sunspots.data, sunspots.years
+    window = 20
+    X, y = sliding_windows(series, window)
+    n_test = int(round(0.2 * len(y)))
+    split = len(y) - n_test
+    mean, std = series[:split + window].mean(), series[:split + window].std()
+    Xs, ys = (X - mean) / std, (y - mean) / std
+
+    predictions = {"naive (last value)": X[split:, -1]}
+    ridge = Ridge(alpha=1.0).fit(Xs[:split], ys[:split])
+    predictions["ridge on windows"] = ridge.predict(Xs[split:]) * std + mean
+    fit_seconds = {}
+    for cell in (("gru",) if quick else CELLS):
+        model = RNNRegressor(cell=cell, hidden_layer_sizes=(32,), learning_rate_init=0.005,
+                             batch_size=32, max_iter=30 if quick else 300, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            model.fit(Xs[:split], ys[:split])
+            fit_seconds[cell] = time.perf_counter() - start
+        predictions[f"RNNRegressor(cell='{cell}')"] = model.predict(Xs[split:]) * std + mean
+
+    truth = y[split:]
+    rows, records = [], []
+    for name, pred in predictions.items():
+        rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
+        cell = name.split("'")[1] if "'" in name else None
+        records.append(dict(model=name, rmse=rmse, fit_s=fit_seconds.get(cell)))
+        rows.append([name, f"{rmse:.2f}", "" if cell is None else f"{fit_seconds[cell]:.1f}"])
+    print_table(f"4. Sunspots {years[0]}-{years[-1]}: one-step forecasts from {window}-year "
+                f"windows, RMSE on the last {n_test} years ({years[window + split]}-{years[-1]})",
+                ["model", "RMSE", "fit s"], rows)
+    return dict(window=window, test_years=years[window + split:].tolist(), truth=truth.tolist(),
+                predictions={k: v.tolist() for k, v in predictions.items()}, results=records)
+
+
+# ------------------------------------------------------------------------------ plots
+
+
+def write_plots(results, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plots (pip install matplotlib).")
+        return []
+    written = []
+    speed = [r for r in results["speed"]["results"] if "train_speedup" in r]
+    if speed:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        labels = [f"{r['cell']}\n{r['hidden']}" for r in speed]
+        x = np.arange(len(speed))
+        ax.bar(x - 0.2, [r["train_speedup"] for r in speed], 0.4, label="training")
+        ax.bar(x + 0.2, [r["predict_speedup"] for r in speed], 0.4, label="predict (1 sequence)")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(x, labels)
+        ax.set_ylabel("speed-up over PyTorch (x)")
+        ax.set_title("skrnn vs PyTorch on the CPU (cell / hidden size)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "speed.png", dpi=120)
+        plt.close(fig)
+        written.append(out / "speed.png")
+    sun = results["sunspots"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(sun["test_years"], sun["truth"], color="black", linewidth=2, label="observed")
+    for name, pred in sun["predictions"].items():
+        ax.plot(sun["test_years"], pred, linewidth=1, label=name)
+    ax.set_xlabel("year")
+    ax.set_ylabel("sunspot number")
+    ax.set_title("One-step forecasts on the held-out years")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "forecast.png", dpi=120)
+    plt.close(fig)
+    written.append(out / "forecast.png")
+    return written
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced sizes and epochs: a smoke test in under a minute")
+    parser.add_argument("--out", type=Path, default=Path("bench_results"),
+                        help="folder for bench.json and the plots (default: ./bench_results)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for skrnn and PyTorch alike (default: all cores)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
     try:
         import torch
-        torch.set_num_threads(2)
+
+        torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
-        print("PyTorch is not installed: skrnn's figures only.")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((T, B, F)).astype(np.float32)
-    lengths = np.full(B, T, dtype=np.int64)
-    d_out = rng.standard_normal((B, 1)).astype(np.float32)
-    print(f"training step (forward + BPTT), T={T}, B={B}, F={F}, float32, ms")
-    print(f"{'cell':<6}{'hidden':>8}{'skrnn':>10}{'torch':>10}{'speed-up':>10}")
-    for cell in ("rnn", "lstm", "gru"):
-        for hidden in hiddens:
-            spec = NetworkSpec(cell=cell, n_features=F, hidden_layer_sizes=(hidden,), n_outputs=1)
-            params = _network.init_params(spec, rng, np.float32)
-            ours = best_time(skrnn_step(spec, params, x, lengths, d_out), repeats)
-            line = f"{cell:<6}{hidden:>8}{ours * 1e3:>10.2f}"
-            if torch is not None:
-                theirs = best_time(torch_step(cell, hidden, x, d_out), repeats)
-                line += f"{theirs * 1e3:>10.2f}{theirs / ours:>9.2f}x"
-            print(line)
+    machine = dict(python=platform.python_version(), platform=platform.platform(),
+                   processor=platform.processor() or platform.machine(), cores=os.cpu_count(),
+                   threads=args.threads, skrnn=skrnn.__version__, numpy=np.__version__,
+                   torch=None if torch is None else torch.__version__)
+    print(f"skrnn {skrnn.__version__} on {machine['platform']}, {machine['cores']} cores, "
+          f"{args.threads} threads; PyTorch {machine['torch'] or 'not installed'}"
+          f"{' (quick)' if args.quick else ''}")
+
+    results = dict(machine=machine, quick=args.quick)
+    results["speed"] = bench_speed(args.quick, args.threads, torch)
+    results["first_use"] = bench_first_use()
+    results["digits"] = bench_digits(args.quick)
+    results["sunspots"] = bench_sunspots(args.quick)
+
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2))
+    written = [args.out / "bench.json"] + write_plots(results, args.out)
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return results
 
 
 if __name__ == "__main__":

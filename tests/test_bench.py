@@ -1,0 +1,31 @@
+"""The main job runs end to end in its quick form and writes its results."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_and_writes_json(tmp_path):
+    out = tmp_path / "results"
+    completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots"):
+        assert section in completed.stdout
+    results = json.loads((out / "bench.json").read_text())
+    assert {"machine", "speed", "first_use", "digits", "sunspots"} <= set(results)
+    speed = results["speed"]["results"]
+    assert {r["cell"] for r in speed} == {"rnn", "lstm", "gru"}
+    assert all(r["skrnn_epoch_s"] > 0 and r["skrnn_predict_us"] > 0 for r in speed)
+    assert results["speed"]["matmul_peak_gflops"] > 0
+    assert results["first_use"]["warm_cache"]["first_fit_s"] > 0
+    sunspots = {r["model"]: r["rmse"] for r in results["sunspots"]["results"]}
+    # the real series is forecastable: every model beats nothing, ridge beats naive
+    assert sunspots["ridge on windows"] < sunspots["naive (last value)"]
+    assert all(0 < rmse < 60 for rmse in sunspots.values())
