@@ -4,6 +4,7 @@ The estimators own parameters, validation, epochs, early stopping and label enco
 numerics live in ``_network`` (forward/backward), ``_losses`` and ``_optimizers``.
 """
 
+import contextlib
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -23,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _network
 from ._losses import LOSSES
 from ._optimizers import clip_by_global_norm, make_optimizer
+from ._parallel import single_threaded_blas
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
 
 _PREDICT_BATCH_SIZE = 256
@@ -267,7 +269,8 @@ n_timesteps), or list of arrays
                              "warm_start=False to fit a new network.")
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(seqs, Y, W, early_stopping, rng)
-        self._fit_epochs(train, val, rng, incremental)
+        with single_threaded_blas():  # skrnn's batch-chunk threads own the cores
+            self._fit_epochs(train, val, rng, incremental)
         return self
 
     def _initialize(self, spec, rng, dtype):
@@ -326,11 +329,13 @@ n_timesteps), or list of arrays
         n_samples = len(seqs)
         batch_size = self._batch_size(n_samples)
         loss_fn = LOSSES[self._loss_name()][0]
+        workspace = _network.Workspace()
         for _ in range(self.max_iter):
             batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
             accumulated_loss = 0.0
             for indices in batches:
-                accumulated_loss += self._train_batch(seqs, Y, W, indices, loss_fn, rng) * len(indices)
+                batch_loss = self._train_batch(seqs, Y, W, indices, loss_fn, rng, workspace)
+                accumulated_loss += batch_loss * len(indices)
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_ = accumulated_loss / n_samples
@@ -364,11 +369,11 @@ n_timesteps), or list of arrays
         if val is not None:
             self.params_ = self._best_params
 
-    def _train_batch(self, seqs, Y, W, indices, loss_fn, rng):
+    def _train_batch(self, seqs, Y, W, indices, loss_fn, rng, workspace):
         """One optimiser step on the samples ``indices``; returns the batch loss."""
         data, lengths = seqs.batch(indices)
         raw, cache = _network.forward(self._spec, self.params_, data, lengths, training=True,
-                                      rng=rng)
+                                      rng=rng, workspace=workspace)
         if self.return_sequences:
             valid = _valid_steps(lengths, raw.shape[0])  # (T, B)
             y_steps = np.swapaxes(Y[indices, :raw.shape[0]], 0, 1)[valid]
@@ -425,15 +430,22 @@ n_timesteps), or list of arrays
             out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
         else:
             out = np.empty((len(seqs), n_outputs), dtype)
+        # one sequence: BLAS would not thread anyway, and limiting it costs more than the call
+        limit = single_threaded_blas() if len(seqs) > 1 else contextlib.nullcontext()
+        with limit:
+            self._predict_raw_into(seqs, out)
+        return out
+
+    def _predict_raw_into(self, seqs, out):
+        """Fill ``out`` (see ``_predict_raw``) batch by batch, batches of similar length."""
         for indices in length_batches(seqs.lengths, _PREDICT_BATCH_SIZE):
             data, lengths = seqs.batch(indices)
-            raw, _ = _network.forward(self._spec, self.params_, data, lengths)
+            raw = _network.predict(self._spec, self.params_, data, lengths)
             if self.return_sequences:
                 raw = np.swapaxes(raw, 0, 1)
                 out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
             else:
                 out[indices] = raw
-        return out
 
     def _predict_linked(self, seqs):
         """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from ._parallel import batch_chunks, map_chunks
 
 GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -145,11 +146,51 @@ def _reverse_in_time(x, reversal):
     return x[reversal, np.arange(x.shape[1])]
 
 
+class Workspace:
+    """Arrays reused from one training step to the next.
+
+    A step allocates tens of megabytes of activations; fresh allocations of that size come
+    from the operating system page by page, which cost more than the arithmetic on small
+    models. A fit keeps one workspace; everything that must outlive a step (gradients,
+    outputs) is allocated normally. ``Workspace(reuse=False)`` hands out fresh arrays.
+    """
+
+    def __init__(self, reuse=True):
+        self.reuse = reuse
+        self._arrays = {}
+        self._scopes = {}
+
+    def scope(self, key):
+        """The child workspace for ``key`` (a chunk, a layer and direction)."""
+        if not self.reuse:
+            return self
+        if key not in self._scopes:
+            self._scopes[key] = Workspace()
+        return self._scopes[key]
+
+    def empty(self, name, shape, dtype):
+        if not self.reuse:
+            return np.empty(shape, dtype)
+        size = int(np.prod(shape))
+        buffer = self._arrays.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            buffer = self._arrays[name] = np.empty(size, dtype)
+        return buffer[:size].reshape(shape)
+
+    def zeros(self, name, shape, dtype):
+        out = self.empty(name, shape, dtype)
+        out.fill(0)
+        return out
+
+
+_FRESH = Workspace(reuse=False)
+
+
 # --------------------------------------------------------------------------------------
 # One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
 
 
-def cell_forward(cell, weights, x, lengths, use_relu=False):
+def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=_FRESH):
     """Forward of one direction of one layer over time-major input.
 
     Parameters
@@ -160,6 +201,8 @@ def cell_forward(cell, weights, x, lengths, use_relu=False):
     lengths : ndarray (B,) of int64
     use_relu : bool
         Simple RNN only.
+    workspace : Workspace
+        Where the activations live.
 
     Returns
     -------
@@ -173,26 +216,25 @@ def cell_forward(cell, weights, x, lengths, use_relu=False):
     G = w_ih.shape[0]
     H = w_hh.shape[1]
     dtype = w_ih.dtype
-    xw = np.matmul(x.reshape(T * B, F), w_ih.T).reshape(T, B, G)  # (T, B, G)
-    xw += b_ih
+    xw = workspace.empty("xw", (T, B, G), dtype)
+    np.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: in the kernel
     w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, G)
-    h = np.empty((T, B, H), dtype)
+    h = workspace.empty("h", (T, B, H), dtype)
     cache = {"x": x, "h": h}
     if cell == "rnn":
-        _kernels.rnn_forward(xw, w_hh_t, b_hh, lengths, use_relu, h)
+        _kernels.rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
     elif cell == "lstm":
-        gates, c, c_tanh = xw, np.empty((T, B, H), dtype), np.empty((T, B, H), dtype)
-        # the kernel reads xw[t] before writing gates[t]: the gates can overwrite xw in place
-        _kernels.lstm_forward(xw, w_hh_t, b_hh, lengths, gates, c, c_tanh, h)
-        cache.update(gates=gates, c=c, c_tanh=c_tanh)
+        c = workspace.empty("c", (T, B, H), dtype)
+        _kernels.lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h)  # gates left in xw
+        cache.update(gates=xw, c=c)
     else:
-        gates, hw_n = xw, np.empty((T, B, H), dtype)
-        _kernels.gru_forward(xw, w_hh_t, b_hh, lengths, gates, hw_n, h)
-        cache.update(gates=gates, hw_n=hw_n)
+        hw_n = workspace.empty("hw_n", (T, B, H), dtype)
+        _kernels.gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h)  # gates left in xw
+        cache.update(gates=xw, hw_n=hw_n)
     return h, cache
 
 
-def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False):
+def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=_FRESH):
     """Backward of one direction of one layer.
 
     Parameters
@@ -209,16 +251,15 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False):
     x, h = cache["x"], cache["h"]
     T, B, F = x.shape
     G, H = w_hh.shape
-    d_gates_ih = np.empty((T, B, G), w_ih.dtype)
+    d_gates_ih = workspace.empty("d_gates_ih", (T, B, G), w_ih.dtype)
     if cell == "rnn":
         _kernels.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_ih)
         d_gates_hh = d_gates_ih
     elif cell == "lstm":
-        _kernels.lstm_backward(d_h, cache["gates"], cache["c"], cache["c_tanh"], w_hh,
-                               lengths, d_gates_ih)
+        _kernels.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_ih)
         d_gates_hh = d_gates_ih
     else:
-        d_gates_hh = np.empty((T, B, G), w_ih.dtype)
+        d_gates_hh = workspace.empty("d_gates_hh", (T, B, G), w_ih.dtype)
         _kernels.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
                               d_gates_ih, d_gates_hh)
     d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
@@ -226,8 +267,10 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False):
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = d_gates_hh[1:].reshape((T - 1) * B, G).T @ h[:-1].reshape((T - 1) * B, H)
     d_b_ih = d_gates_ih_2d.sum(axis=0)
-    d_b_hh = d_gates_hh.reshape(T * B, G).sum(axis=0)
-    d_x = (d_gates_ih_2d @ w_ih).reshape(T, B, F)
+    # the two biases get one gradient except for GRU's n block
+    d_b_hh = d_b_ih.copy() if d_gates_hh is d_gates_ih else d_gates_hh.reshape(T * B, G).sum(axis=0)
+    d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
+    np.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
     return d_x, (d_w_ih, d_w_hh, d_b_ih, d_b_hh)
 
 
@@ -237,7 +280,8 @@ def _layer_weights(params, layer, suffix):
 
 
 # --------------------------------------------------------------------------------------
-# The whole network.
+# The whole network. ``forward``/``backward`` split the batch into one chunk per thread
+# (see ``_parallel``); ``_forward_chunk``/``_backward_chunk`` do the work on one chunk.
 
 
 def _dropout_mask(rng, shape, rate, dtype):
@@ -246,7 +290,24 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / dtype.type(1.0 - rate)
 
 
-def forward(spec, params, data, lengths, *, training=False, rng=None):
+def draw_dropout_masks(spec, n_steps, batch_size, rng, dtype):
+    """Masks for the outputs of every layer but the last (T, B, D) and for the head's input.
+
+    Drawn for the whole batch before it is split, so a model does not depend on how many
+    threads trained it.
+    """
+    n_layers = len(spec.hidden_layer_sizes)
+    layer_masks = [
+        _dropout_mask(rng, (n_steps, batch_size, h * spec.n_directions), spec.dropout, dtype)
+        if layer < n_layers - 1 else None
+        for layer, h in enumerate(spec.hidden_layer_sizes)
+    ]
+    head_shape = ((n_steps, batch_size, spec.output_size) if spec.return_sequences
+                  else (batch_size, spec.output_size))
+    return layer_masks, _dropout_mask(rng, head_shape, spec.dropout, dtype)
+
+
+def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=_FRESH):
     """Forward pass of the whole network.
 
     Parameters
@@ -258,6 +319,8 @@ def forward(spec, params, data, lengths, *, training=False, rng=None):
     training : bool
         Apply dropout (drawn from ``rng``).
     rng : numpy.random.Generator or None
+    workspace : Workspace
+        Reusable activation arrays (training); the default allocates fresh ones.
 
     Returns
     -------
@@ -266,45 +329,28 @@ def forward(spec, params, data, lengths, *, training=False, rng=None):
     cache : dict
         What ``backward`` needs.
     """
-    T = data.shape[0]
-    B = lengths.shape[0]
+    T, B = data.shape[0], lengths.shape[0]
     dtype = params["head.weight"].dtype
-    use_relu = spec.activation == "relu"
-    reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
-    dropout = spec.dropout if training else 0.0
-    n_layers = len(spec.hidden_layer_sizes)
+    masks = None
+    if training and spec.dropout > 0:
+        masks = draw_dropout_masks(spec, T, B, rng, dtype)
+    chunks = batch_chunks(B)
+    scopes = [workspace.scope(i) for i in range(len(chunks))]
 
-    x = params["embedding.weight"][data] if spec.vocab_size is not None else data
-    layers = []
-    for layer in range(n_layers):
-        directions = []
-        outputs = []
-        finals = []
-        for suffix in spec.suffixes:
-            weights = _layer_weights(params, layer, suffix)
-            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
-            h, cell_cache = cell_forward(spec.cell, weights, x_dir, lengths, use_relu)
-            directions.append(cell_cache)
-            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
-            finals.append(h[T - 1])
-        out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
-        mask = None
-        if dropout > 0 and layer < n_layers - 1:
-            mask = _dropout_mask(rng, out.shape, dropout, dtype)
-            out = out * mask
-        layers.append({"directions": directions, "mask": mask})
-        x = out
+    def run(i):
+        chunk = chunks[i]
+        chunk_masks = None
+        if masks is not None:
+            layer_masks, head_mask = masks
+            chunk_masks = ([None if m is None else m[:, chunk] for m in layer_masks],
+                           head_mask[:, chunk] if spec.return_sequences else head_mask[chunk])
+        return _forward_chunk(spec, params, data[:, chunk], lengths[chunk], chunk_masks,
+                              scopes[i])
 
-    # the head reads every step, or the final state of each direction: (T, B, D) or (B, D)
-    features = x if spec.return_sequences else np.concatenate(finals, axis=1)
-    head_mask = None
-    if dropout > 0:
-        head_mask = _dropout_mask(rng, features.shape, dropout, dtype)
-        features = features * head_mask
-    output = features @ params["head.weight"].T + params["head.bias"]
-    cache = {"data": data, "lengths": lengths, "reversal": reversal, "layers": layers,
-             "features": features, "head_mask": head_mask}
-    return output, cache
+    results = map_chunks(run, list(range(len(chunks))))
+    axis = 1 if spec.return_sequences else 0
+    output = results[0][0] if len(results) == 1 else np.concatenate([r[0] for r in results], axis)
+    return output, {"chunks": chunks, "caches": [r[1] for r in results], "scopes": scopes}
 
 
 def backward(spec, params, cache, d_output):
@@ -322,6 +368,65 @@ def backward(spec, params, cache, d_output):
     d_input : ndarray (T, B, F) or None
         Gradient with respect to the float input (None with an embedding).
     """
+    chunks = cache["chunks"]
+
+    def run(i):
+        chunk = chunks[i]
+        d_chunk = d_output[:, chunk] if spec.return_sequences else d_output[chunk]
+        return _backward_chunk(spec, params, cache["caches"][i], np.ascontiguousarray(d_chunk),
+                               cache["scopes"][i])
+
+    results = map_chunks(run, list(range(len(chunks))))
+    grads = results[0][0]
+    for other, _ in results[1:]:  # summed in chunk order: deterministic
+        for name in grads:
+            grads[name] += other[name]
+    if spec.vocab_size is not None:
+        return grads, None
+    d_inputs = [r[1] for r in results]
+    return grads, d_inputs[0] if len(d_inputs) == 1 else np.concatenate(d_inputs, axis=1)
+
+
+def _forward_chunk(spec, params, data, lengths, masks, workspace):
+    """Forward pass over one chunk of the batch; ``masks`` from ``draw_dropout_masks``."""
+    T = data.shape[0]
+    use_relu = spec.activation == "relu"
+    reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
+    layer_masks, head_mask = masks if masks is not None else (None, None)
+
+    x = params["embedding.weight"][data] if spec.vocab_size is not None else data
+    layers = []
+    for layer in range(len(spec.hidden_layer_sizes)):
+        directions = []
+        outputs = []
+        finals = []
+        for suffix in spec.suffixes:
+            weights = _layer_weights(params, layer, suffix)
+            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+            h, cell_cache = cell_forward(spec.cell, weights, x_dir, lengths, use_relu,
+                                         workspace.scope((layer, suffix)))
+            directions.append(cell_cache)
+            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
+            finals.append(h[T - 1])
+        out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+        mask = None if layer_masks is None else layer_masks[layer]
+        if mask is not None:
+            out = out * mask
+        layers.append({"directions": directions, "mask": mask})
+        x = out
+
+    # the head reads every step, or the final state of each direction: (T, B, D) or (B, D)
+    features = x if spec.return_sequences else np.concatenate(finals, axis=1)
+    if head_mask is not None:
+        features = features * head_mask
+    output = features @ params["head.weight"].T + params["head.bias"]
+    cache = {"data": data, "lengths": lengths, "reversal": reversal, "layers": layers,
+             "features": features, "head_mask": head_mask}
+    return output, cache
+
+
+def _backward_chunk(spec, params, cache, d_output, workspace):
+    """Backward pass over one chunk: (grads, d_input) as ``backward`` returns them."""
     lengths, reversal = cache["lengths"], cache["reversal"]
     T = cache["data"].shape[0]
     B = lengths.shape[0]
@@ -350,8 +455,9 @@ def backward(spec, params, cache, d_output):
             d_out = d_out * layer_cache["mask"]
         d_x = None
         for d, suffix in enumerate(spec.suffixes):
+            scope = workspace.scope((layer, suffix))
             if d_out is None:
-                d_h = np.zeros((T, B, H), dtype)
+                d_h = scope.zeros("d_h", (T, B, H), dtype)
             else:
                 d_h = np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H])
                 if suffix:
@@ -361,7 +467,7 @@ def backward(spec, params, cache, d_output):
             weights = _layer_weights(params, layer, suffix)
             d_x_dir, layer_grads = cell_backward(spec.cell, weights,
                                                  layer_cache["directions"][d], d_h, lengths,
-                                                 use_relu)
+                                                 use_relu, scope)
             for kind, grad in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), layer_grads):
                 grads[f"rnn.{kind}_l{layer}{suffix}"] = grad
             if suffix:
@@ -377,3 +483,68 @@ def backward(spec, params, cache, d_output):
         grads["embedding.weight"] = d_embedding
         d_input = None
     return {name: grads[name] for name in params}, d_input
+
+
+# --------------------------------------------------------------------------------------
+# Prediction: the same network through the ``*_predict`` kernels, which compute each sequence
+# alone in a fixed order, so a prediction never depends on what it is predicted with.
+
+_PREDICT_KERNELS = {"rnn": _kernels.rnn_predict, "lstm": _kernels.lstm_predict,
+                    "gru": _kernels.gru_predict}
+
+
+def predict(spec, params, data, lengths):
+    """The head's raw output, as ``forward`` computes it without dropout.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : dict of ndarray
+    data : ndarray (T, B, F) float, or (T, B) int64 token ids
+    lengths : ndarray (B,) of int64
+
+    Returns
+    -------
+    output : ndarray (B, n_outputs), or (T, B, n_outputs) with ``return_sequences``
+        Bit-identical for a sequence whatever the other sequences in ``data``.
+    """
+    transposed = {name: np.ascontiguousarray(value.T) for name, value in params.items()
+                  if name.startswith("rnn.weight") or name == "head.weight"}
+    chunks = batch_chunks(lengths.shape[0])
+    results = map_chunks(lambda chunk: _predict_chunk(spec, params, transposed, data[:, chunk],
+                                                      lengths[chunk]), chunks)
+    axis = 1 if spec.return_sequences else 0
+    return results[0] if len(results) == 1 else np.concatenate(results, axis)
+
+
+def _predict_chunk(spec, params, transposed, data, lengths):
+    T = data.shape[0]
+    B = lengths.shape[0]
+    dtype = params["head.weight"].dtype
+    reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
+    kernel = _PREDICT_KERNELS[spec.cell]
+    x = params["embedding.weight"][data] if spec.vocab_size is not None else data
+    x = np.ascontiguousarray(x)
+    for layer, hidden in enumerate(spec.hidden_layer_sizes):
+        outputs, finals = [], []
+        for suffix in spec.suffixes:
+            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+            h = np.empty((T, B, hidden), dtype)
+            args = (x_dir, transposed[f"rnn.weight_ih_l{layer}{suffix}"],
+                    transposed[f"rnn.weight_hh_l{layer}{suffix}"],
+                    params[f"rnn.bias_ih_l{layer}{suffix}"],
+                    params[f"rnn.bias_hh_l{layer}{suffix}"], lengths)
+            if spec.cell == "rnn":
+                kernel(*args, spec.activation == "relu", h)
+            else:
+                kernel(*args, h)
+            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
+            finals.append(h[T - 1])
+        x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+
+    features = x if spec.return_sequences else np.concatenate(finals, axis=1)
+    D = features.shape[-1]
+    rows = np.ascontiguousarray(features.reshape(-1, D))
+    output = np.empty((rows.shape[0], spec.n_outputs), dtype)
+    _kernels.linear_rows(rows, transposed["head.weight"], params["head.bias"], output)
+    return output.reshape(features.shape[:-1] + (spec.n_outputs,))

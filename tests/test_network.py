@@ -148,7 +148,7 @@ def test_dropout_masks_come_from_the_generator_and_scale_inverted():
                                 rng=np.random.default_rng(9))
     np.testing.assert_array_equal(out_a, out_b)
     assert not np.allclose(out_a, out_eval)
-    mask = cache["layers"][0]["mask"]
+    mask = cache["caches"][0]["layers"][0]["mask"]
     assert set(np.unique(mask)) == {0.0, 2.0}
 
 
@@ -207,3 +207,44 @@ def test_outputs_and_gradients_match_pytorch(case):
     if spec.vocab_size is None:
         torch_d_input = np.swapaxes(x.grad.numpy(), 0, 1)
         assert relative_error(d_input, torch_d_input) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------
+# Prediction kernels: same function as forward, each sequence computed alone.
+
+PREDICT_CASES = [
+    dict(cell=cell, bidirectional=bi, return_sequences=rs)
+    for cell, bi, rs in itertools.product(CELLS, [False, True], [False, True])
+] + [
+    dict(cell="rnn", activation="relu", bidirectional=True, return_sequences=False),
+    dict(cell="lstm", vocab_size=7, bidirectional=True, return_sequences=True),
+]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=_case_id)
+def test_predict_matches_forward_and_ignores_the_rest_of_the_batch(case, dtype, tolerance):
+    rng = np.random.default_rng(7)
+    spec = NetworkSpec(n_features=3, hidden_layer_sizes=(6, 4), n_outputs=2, **case)
+    params, data, lengths, _ = random_problem(spec, rng, T=7, lengths=(7, 2, 5, 1, 7),
+                                              dtype=dtype, jitter=0.0)
+    out, _ = _network.forward(spec, params, data, lengths)
+    pred = _network.predict(spec, params, data, lengths)
+    assert pred.dtype == dtype and pred.shape == out.shape
+    valid = (np.arange(7)[:, None] < lengths[None, :])[:, :, None]
+    if spec.return_sequences:
+        out, pred = out * valid, pred * valid
+    np.testing.assert_allclose(pred, out, rtol=0, atol=tolerance)
+    for b in range(len(lengths)):  # bit for bit, alone or in company, any order
+        alone = _network.predict(spec, params, np.ascontiguousarray(data[:, b:b + 1]),
+                                 lengths[b:b + 1])
+        if spec.return_sequences:
+            np.testing.assert_array_equal(alone * valid[:, b:b + 1], pred[:, b:b + 1])
+        else:
+            np.testing.assert_array_equal(alone, pred[b:b + 1])
+    order = np.array([3, 0, 4, 1, 2])
+    shuffled = _network.predict(spec, params, np.ascontiguousarray(data[:, order]), lengths[order])
+    if spec.return_sequences:
+        np.testing.assert_array_equal(shuffled * valid[:, order], pred[:, order])
+    else:
+        np.testing.assert_array_equal(shuffled, pred[order])

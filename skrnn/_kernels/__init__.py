@@ -1,21 +1,28 @@
 """Numba-compiled kernels: one forward/backward pair per recurrent cell.
 
 Each kernel receives preallocated arrays in time-major layout ``(T, B, ...)`` and writes
-into them. Only the recurrent product and the gate arithmetic run inside the time loop;
-everything that is one matrix product over all steps stays with the caller.
+into them. For training, only the recurrent product and the gate arithmetic run inside the
+time loop; everything that is one matrix product over all steps stays with the caller. For
+prediction, ``*_predict`` run each sequence alone with products in a fixed order, so that a
+prediction does not depend on what else is predicted with it.
 """
 
 from ._embedding import embedding_backward
-from ._gru import gru_backward, gru_forward
-from ._lstm import lstm_backward, lstm_forward
-from ._rnn import rnn_backward, rnn_forward
+from ._gru import gru_backward, gru_forward, gru_predict
+from ._linear import linear_rows
+from ._lstm import lstm_backward, lstm_forward, lstm_predict
+from ._rnn import rnn_backward, rnn_forward, rnn_predict
 
 __all__ = [
     "embedding_backward",
     "gru_backward",
     "gru_forward",
+    "gru_predict",
+    "linear_rows",
     "lstm_backward",
     "lstm_forward",
+    "lstm_predict",
     "rnn_backward",
     "rnn_forward",
+    "rnn_predict",
 ]

@@ -7,29 +7,30 @@
 
 Because ``r`` multiplies ``hw_n``, the gradient reaching the recurrent product differs from
 the one reaching the input projection in the n block: backward writes both.
-Steps at or past a sequence's length carry ``h`` unchanged.
+Steps at or past a sequence's length carry ``h`` unchanged. As in the LSTM kernels, each
+loop writes one array so that LLVM vectorises it.
 """
 
 import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
+from ._linear import accumulate_matvec
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward(xw, w_hh_t, b_hh, lengths, gates, hw_n, h):
+def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
     """Run the recurrence over all steps.
 
     Parameters
     ----------
-    xw : ndarray (T, B, 3H)
-        Input projection of every step, ``bias_ih`` included.
+    xw : ndarray (T, B, 3H), overwritten
+        Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
+        the activated gates r, z, n of every valid step.
     w_hh_t : ndarray (H, 3H)
         ``weight_hh`` transposed, C-contiguous.
-    b_hh : ndarray (3H,)
+    b_ih, b_hh : ndarray (3H,)
     lengths : ndarray (B,) of int64
-    gates : ndarray (T, B, 3H), output
-        Activated r, z, n (undefined at padded steps).
     hw_n : ndarray (T, B, H), output
         ``W_hn h_{t-1} + b_hn``, needed for the gradient of r.
     h : ndarray (T, B, H), output
@@ -45,16 +46,19 @@ def gru_forward(xw, w_hh_t, b_hh, lengths, gates, hw_n, h):
         np.dot(h_prev, w_hh_t, hw)
         for b in range(B):
             if t < lengths[b]:
+                gates = xw[t, b]  # (3H,) activated in place
+                for j in range(2 * H):
+                    gates[j] = sigmoid(gates[j] + b_ih[j] + hw[b, j] + b_hh[j])  # r, z
+                hn = hw_n[t, b]
                 for j in range(H):
-                    r = sigmoid(xw[t, b, j] + hw[b, j] + b_hh[j])
-                    z = sigmoid(xw[t, b, H + j] + hw[b, H + j] + b_hh[H + j])
-                    hn = hw[b, 2 * H + j] + b_hh[2 * H + j]
-                    n = tanh(xw[t, b, 2 * H + j] + r * hn)
-                    gates[t, b, j] = r
-                    gates[t, b, H + j] = z
-                    gates[t, b, 2 * H + j] = n
-                    hw_n[t, b, j] = hn
-                    h[t, b, j] = (one - z) * n + z * h_prev[b, j]
+                    hn[j] = hw[b, 2 * H + j] + b_hh[2 * H + j]
+                for j in range(H):
+                    gates[2 * H + j] = tanh(gates[2 * H + j] + b_ih[2 * H + j]
+                                            + gates[j] * hn[j])  # n
+                h_t = h[t, b]
+                for j in range(H):
+                    z = gates[H + j]
+                    h_t[j] = (one - z) * gates[2 * H + j] + z * h_prev[b, j]
             else:
                 for j in range(H):
                     h[t, b, j] = h_prev[b, j]
@@ -69,6 +73,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output from above.
     gates : ndarray (T, B, 3H)
+        Activated gates as left in ``xw`` by ``gru_forward``.
     hw_n, h : ndarray (T, B, H)
         As written by ``gru_forward``.
     w_hh : ndarray (3H, H)
@@ -85,28 +90,34 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
     h0 = np.zeros((B, H), gates.dtype)
     d_h_next = np.zeros((B, H), gates.dtype)  # gradient reaching h[t] from step t + 1
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
+    dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
     for t in range(T - 1, -1, -1):
         h_prev = h0 if t == 0 else h[t - 1]
         for b in range(B):
             if t < lengths[b]:
+                g_t = gates[t, b]
+                d_ih = d_gates_ih[t, b]
+                d_hh = d_gates_hh[t, b]
                 for j in range(H):
-                    r = gates[t, b, j]
-                    z = gates[t, b, H + j]
-                    n = gates[t, b, 2 * H + j]
-                    dh = d_h[t, b, j] + d_h_next[b, j]
-                    d_n_pre = dh * (one - z) * (one - n * n)
-                    d_z_pre = dh * (h_prev[b, j] - n) * z * (one - z)
-                    d_r_pre = d_n_pre * hw_n[t, b, j] * r * (one - r)
-                    d_gates_ih[t, b, j] = d_r_pre
-                    d_gates_ih[t, b, H + j] = d_z_pre
-                    d_gates_ih[t, b, 2 * H + j] = d_n_pre
-                    d_gates_hh[t, b, j] = d_r_pre
-                    d_gates_hh[t, b, H + j] = d_z_pre
-                    d_gates_hh[t, b, 2 * H + j] = d_n_pre * r
-                    d_carry[b, j] = dh * z
+                    dh[j] = d_h[t, b, j] + d_h_next[b, j]
+                for j in range(H):
+                    z = g_t[H + j]
+                    n = g_t[2 * H + j]
+                    d_ih[2 * H + j] = dh[j] * (one - z) * (one - n * n)  # d n_pre
+                    d_ih[H + j] = dh[j] * (h_prev[b, j] - n) * z * (one - z)  # d z_pre
+                for j in range(H):
+                    r = g_t[j]
+                    d_ih[j] = d_ih[2 * H + j] * hw_n[t, b, j] * r * (one - r)  # d r_pre
+                for j in range(2 * H):
+                    d_hh[j] = d_ih[j]
+                for j in range(H):
+                    d_hh[2 * H + j] = d_ih[2 * H + j] * g_t[j]
+                for j in range(H):
+                    d_carry[b, j] = dh[j] * g_t[H + j]
             else:
                 for j in range(G):
                     d_gates_ih[t, b, j] = zero
+                for j in range(G):
                     d_gates_hh[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
@@ -114,3 +125,49 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]
+
+
+@njit(**JIT_OPTIONS)
+def gru_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
+    """Forward for prediction: one sequence at a time, products in a fixed order.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, F)
+        Layer input.
+    w_ih_t : ndarray (F, 3H)
+    w_hh_t : ndarray (H, 3H)
+        Weights transposed, C-contiguous.
+    b_ih, b_hh : ndarray (3H,)
+    lengths : ndarray (B,) of int64
+    h : ndarray (T, B, H), output
+        Hidden state after each step (carried past each sequence's end).
+    """
+    T, B, F = x.shape
+    H = w_hh_t.shape[0]
+    G = 3 * H
+    one = x.dtype.type(1)
+    gx = np.empty(G, x.dtype)  # W_ih x_t + b_ih
+    gh = np.empty(G, x.dtype)  # W_hh h_{t-1} + b_hh
+    h0 = np.zeros(H, x.dtype)
+    for b in range(B):
+        for t in range(T):
+            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_t = h[t, b]
+            if t < lengths[b]:
+                for j in range(G):
+                    gx[j] = b_ih[j]
+                for j in range(G):
+                    gh[j] = b_hh[j]
+                accumulate_matvec(x[t, b], w_ih_t, gx)
+                accumulate_matvec(h_prev, w_hh_t, gh)
+                for j in range(2 * H):
+                    gx[j] = sigmoid(gx[j] + gh[j])  # r, z
+                for j in range(H):
+                    gx[2 * H + j] = tanh(gx[2 * H + j] + gx[j] * gh[2 * H + j])  # n
+                for j in range(H):
+                    z = gx[H + j]
+                    h_t[j] = (one - z) * gx[2 * H + j] + z * h_prev[j]
+            else:
+                for j in range(H):
+                    h_t[j] = h_prev[j]

@@ -6,30 +6,34 @@
     h_t = o * tanh(c_t)
 
 Steps at or past a sequence's length carry ``h`` and ``c`` unchanged.
+
+Each step's arithmetic runs in short loops that write one array each: LLVM vectorises a
+loop only when it can rule out aliasing between what it writes and what it reads, and a
+loop writing several arrays defeats that check.
 """
 
 import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
+from ._linear import accumulate_matvec
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward(xw, w_hh_t, b_hh, lengths, gates, c, c_tanh, h):
+def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
     """Run the recurrence over all steps.
 
     Parameters
     ----------
-    xw : ndarray (T, B, 4H)
-        Input projection of every step, ``bias_ih`` included.
+    xw : ndarray (T, B, 4H), overwritten
+        Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
+        the activated gates i, f, g, o of every valid step (the gates backward needs).
     w_hh_t : ndarray (H, 4H)
         ``weight_hh`` transposed, C-contiguous.
-    b_hh : ndarray (4H,)
+    b_ih, b_hh : ndarray (4H,)
     lengths : ndarray (B,) of int64
-    gates : ndarray (T, B, 4H), output
-        Activated gates i, f, g, o (undefined at padded steps).
-    c, c_tanh, h : ndarray (T, B, H), output
-        Cell state, its tanh, and hidden state after each step.
+    c, h : ndarray (T, B, H), output
+        Cell state and hidden state after each step.
     """
     T, B, G = xw.shape
     H = G // 4
@@ -41,28 +45,30 @@ def lstm_forward(xw, w_hh_t, b_hh, lengths, gates, c, c_tanh, h):
         np.dot(h_prev, w_hh_t, hw)
         for b in range(B):
             if t < lengths[b]:
+                gates = xw[t, b]  # (4H,) pre-activations, activated in place
+                for j in range(G):
+                    gates[j] += hw[b, j] + b_ih[j] + b_hh[j]
+                for j in range(2 * H):
+                    gates[j] = sigmoid(gates[j])  # i, f
+                for j in range(2 * H, 3 * H):
+                    gates[j] = tanh(gates[j])  # g
+                for j in range(3 * H, G):
+                    gates[j] = sigmoid(gates[j])  # o
+                c_t = c[t, b]
                 for j in range(H):
-                    i = sigmoid(xw[t, b, j] + hw[b, j] + b_hh[j])
-                    f = sigmoid(xw[t, b, H + j] + hw[b, H + j] + b_hh[H + j])
-                    g = tanh(xw[t, b, 2 * H + j] + hw[b, 2 * H + j] + b_hh[2 * H + j])
-                    o = sigmoid(xw[t, b, 3 * H + j] + hw[b, 3 * H + j] + b_hh[3 * H + j])
-                    c_t = f * c_prev[b, j] + i * g
-                    c_t_tanh = tanh(c_t)
-                    gates[t, b, j] = i
-                    gates[t, b, H + j] = f
-                    gates[t, b, 2 * H + j] = g
-                    gates[t, b, 3 * H + j] = o
-                    c[t, b, j] = c_t
-                    c_tanh[t, b, j] = c_t_tanh
-                    h[t, b, j] = o * c_t_tanh
+                    c_t[j] = gates[H + j] * c_prev[b, j] + gates[j] * gates[2 * H + j]
+                h_t = h[t, b]
+                for j in range(H):
+                    h_t[j] = gates[3 * H + j] * tanh(c_t[j])
             else:
                 for j in range(H):
                     c[t, b, j] = c_prev[b, j]
+                for j in range(H):
                     h[t, b, j] = h_prev[b, j]
 
 
 @njit(**JIT_OPTIONS)
-def lstm_backward(d_h, gates, c, c_tanh, w_hh, lengths, d_gates):
+def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     """Backpropagate through time.
 
     Parameters
@@ -70,39 +76,50 @@ def lstm_backward(d_h, gates, c, c_tanh, w_hh, lengths, d_gates):
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output from above.
     gates : ndarray (T, B, 4H)
-    c, c_tanh : ndarray (T, B, H)
-        As written by ``lstm_forward``.
+        Activated gates as left in ``xw`` by ``lstm_forward``.
+    c : ndarray (T, B, H)
+        Cell states from ``lstm_forward`` (``tanh(c)`` is recomputed, not stored).
     w_hh : ndarray (4H, H)
         ``weight_hh``, C-contiguous.
     lengths : ndarray (B,) of int64
     d_gates : ndarray (T, B, 4H), output
         Gradient with respect to the gate pre-activations (zero at padded steps): the
-        gradient of ``xw``, of both biases and of ``W_hh h_{t-1}``.
+        gradient of ``xw``, of both biases and of ``W_hh h_{t-1}``. Must not alias ``gates``.
     """
     T, B, G = gates.shape
     H = G // 4
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     c0 = np.zeros((B, H), gates.dtype)
     d_h_next = np.zeros((B, H), gates.dtype)  # gradient reaching h[t] from step t + 1
-    d_c_next = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] from step t + 1
+    d_c = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] (from t + 1, then total)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
+    dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
+    c_tanh = np.empty(H, gates.dtype)
     for t in range(T - 1, -1, -1):
         c_prev = c0 if t == 0 else c[t - 1]
         for b in range(B):
             if t < lengths[b]:
+                g_t = gates[t, b]
+                d_t = d_gates[t, b]
                 for j in range(H):
-                    i = gates[t, b, j]
-                    f = gates[t, b, H + j]
-                    g = gates[t, b, 2 * H + j]
-                    o = gates[t, b, 3 * H + j]
-                    dh = d_h[t, b, j] + d_h_next[b, j]
-                    ct = c_tanh[t, b, j]
-                    dc = d_c_next[b, j] + dh * o * (one - ct * ct)
-                    d_gates[t, b, j] = dc * g * i * (one - i)
-                    d_gates[t, b, H + j] = dc * c_prev[b, j] * f * (one - f)
-                    d_gates[t, b, 2 * H + j] = dc * i * (one - g * g)
-                    d_gates[t, b, 3 * H + j] = dh * ct * o * (one - o)
-                    d_c_next[b, j] = dc * f
+                    dh[j] = d_h[t, b, j] + d_h_next[b, j]
+                for j in range(H):
+                    c_tanh[j] = tanh(c[t, b, j])
+                for j in range(H):  # total d_c: from step t + 1 and through h = o tanh(c)
+                    o = g_t[3 * H + j]
+                    d_c[b, j] += dh[j] * o * (one - c_tanh[j] * c_tanh[j])
+                for j in range(H):
+                    i = g_t[j]
+                    f = g_t[H + j]
+                    g = g_t[2 * H + j]
+                    o = g_t[3 * H + j]
+                    d_t[j] = d_c[b, j] * g * i * (one - i)
+                    d_t[H + j] = d_c[b, j] * c_prev[b, j] * f * (one - f)
+                    d_t[2 * H + j] = d_c[b, j] * i * (one - g * g)
+                    d_t[3 * H + j] = dh[j] * c_tanh[j] * o * (one - o)
+                for j in range(H):
+                    d_c[b, j] *= g_t[H + j]  # becomes the gradient reaching c[t - 1]
+                for j in range(H):
                     d_carry[b, j] = zero
             else:
                 for j in range(G):
@@ -113,3 +130,51 @@ def lstm_backward(d_h, gates, c, c_tanh, w_hh, lengths, d_gates):
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]
+
+
+@njit(**JIT_OPTIONS)
+def lstm_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
+    """Forward for prediction: one sequence at a time, products in a fixed order.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, F)
+        Layer input.
+    w_ih_t : ndarray (F, 4H)
+    w_hh_t : ndarray (H, 4H)
+        Weights transposed, C-contiguous.
+    b_ih, b_hh : ndarray (4H,)
+    lengths : ndarray (B,) of int64
+    h : ndarray (T, B, H), output
+        Hidden state after each step (carried past each sequence's end).
+    """
+    T, B, F = x.shape
+    H = w_hh_t.shape[0]
+    G = 4 * H
+    gates = np.empty(G, x.dtype)
+    c = np.empty(H, x.dtype)
+    h0 = np.zeros(H, x.dtype)
+    for b in range(B):
+        for j in range(H):
+            c[j] = 0
+        for t in range(T):
+            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_t = h[t, b]
+            if t < lengths[b]:
+                for j in range(G):
+                    gates[j] = b_ih[j] + b_hh[j]
+                accumulate_matvec(x[t, b], w_ih_t, gates)
+                accumulate_matvec(h_prev, w_hh_t, gates)
+                for j in range(2 * H):
+                    gates[j] = sigmoid(gates[j])  # i, f
+                for j in range(2 * H, 3 * H):
+                    gates[j] = tanh(gates[j])  # g
+                for j in range(3 * H, G):
+                    gates[j] = sigmoid(gates[j])  # o
+                for j in range(H):
+                    c[j] = gates[H + j] * c[j] + gates[j] * gates[2 * H + j]
+                for j in range(H):
+                    h_t[j] = gates[3 * H + j] * tanh(c[j])
+            else:
+                for j in range(H):
+                    h_t[j] = h_prev[j]

@@ -2,29 +2,31 @@
 
     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   act in {tanh, relu}
 
-The caller computes ``xw = x @ W_ih.T + b_ih`` for all steps in one matrix product and,
+The caller computes ``xw = x @ W_ih.T`` for all steps in one matrix product and,
 after backward, the weight and input gradients from ``d_pre`` in one product each.
 Steps at or past a sequence's length carry its state unchanged and pass the gradient
-straight through, so padded steps contribute nothing to any gradient.
+straight through, so padded steps contribute nothing to any gradient. Each loop writes one
+array so that LLVM vectorises it.
 """
 
 import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
+from ._linear import accumulate_matvec
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward(xw, w_hh_t, b_hh, lengths, use_relu, h):
+def rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     """Run the recurrence over all steps.
 
     Parameters
     ----------
     xw : ndarray (T, B, H)
-        Input projection of every step, ``bias_ih`` included.
+        Input projection ``x @ W_ih.T`` of every step, without bias.
     w_hh_t : ndarray (H, H)
         ``weight_hh`` transposed, C-contiguous.
-    b_hh : ndarray (H,)
+    b_ih, b_hh : ndarray (H,)
     lengths : ndarray (B,) of int64
         Valid steps of each sequence, 1 <= lengths[b] <= T.
     use_relu : bool
@@ -42,10 +44,10 @@ def rnn_forward(xw, w_hh_t, b_hh, lengths, use_relu, h):
             if t < lengths[b]:
                 if use_relu:
                     for j in range(H):
-                        h[t, b, j] = relu(xw[t, b, j] + hw[b, j] + b_hh[j])
+                        h[t, b, j] = relu(xw[t, b, j] + b_ih[j] + hw[b, j] + b_hh[j])
                 else:
                     for j in range(H):
-                        h[t, b, j] = tanh(xw[t, b, j] + hw[b, j] + b_hh[j])
+                        h[t, b, j] = tanh(xw[t, b, j] + b_ih[j] + hw[b, j] + b_hh[j])
             else:
                 for j in range(H):
                     h[t, b, j] = h_prev[b, j]
@@ -77,18 +79,64 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     for t in range(T - 1, -1, -1):
         for b in range(B):
             if t < lengths[b]:
+                d_t = d_pre[t, b]
                 for j in range(H):
-                    dh = d_h[t, b, j] + d_h_next[b, j]
-                    if use_relu:
-                        d_pre[t, b, j] = dh if h[t, b, j] > 0 else zero
-                    else:
-                        d_pre[t, b, j] = dh * (one - h[t, b, j] * h[t, b, j])
+                    d_t[j] = d_h[t, b, j] + d_h_next[b, j]
+                if use_relu:
+                    for j in range(H):
+                        d_t[j] = d_t[j] if h[t, b, j] > 0 else zero
+                else:
+                    for j in range(H):
+                        d_t[j] *= one - h[t, b, j] * h[t, b, j]
+                for j in range(H):
                     d_carry[b, j] = zero
             else:
                 for j in range(H):
                     d_pre[t, b, j] = zero
+                for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
         np.dot(d_pre[t], w_hh, d_h_next)
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]
+
+
+@njit(**JIT_OPTIONS)
+def rnn_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
+    """Forward for prediction: one sequence at a time, products in a fixed order.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, F)
+        Layer input.
+    w_ih_t : ndarray (F, H)
+    w_hh_t : ndarray (H, H)
+        Weights transposed, C-contiguous.
+    b_ih, b_hh : ndarray (H,)
+    lengths : ndarray (B,) of int64
+    use_relu : bool
+    h : ndarray (T, B, H), output
+        Hidden state after each step (carried past each sequence's end).
+    """
+    T, B, F = x.shape
+    H = w_hh_t.shape[0]
+    pre = np.empty(H, x.dtype)
+    h0 = np.zeros(H, x.dtype)
+    for b in range(B):
+        for t in range(T):
+            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_t = h[t, b]
+            if t < lengths[b]:
+                for j in range(H):
+                    pre[j] = b_ih[j] + b_hh[j]
+                accumulate_matvec(x[t, b], w_ih_t, pre)
+                accumulate_matvec(h_prev, w_hh_t, pre)
+                if use_relu:
+                    for j in range(H):
+                        h_t[j] = relu(pre[j])
+                else:
+                    for j in range(H):
+                        h_t[j] = tanh(pre[j])
+            else:
+                for j in range(H):
+                    h_t[j] = h_prev[j]

@@ -1,0 +1,40 @@
+"""Row-by-row products for prediction, in a fixed summation order.
+
+BLAS picks kernels by matrix shape (GEMV for one row, thin-N kernels for a head with one or
+two outputs), so a row's bits depend on the other rows in the call. Prediction uses these
+instead: every output element accumulates its bias, then its terms in index order, whatever
+the batch, so a sequence's prediction never depends on the other sequences predicted with
+it. The loops run over the output dimension, which LLVM vectorises.
+"""
+
+from numba import njit
+
+from ._activations import JIT_OPTIONS
+
+
+@njit(inline="always")
+def accumulate_matvec(vec, w_t, out):
+    """``out += vec @ w_t`` for vec (K,), w_t (K, N), out (N,): k in order, vectorised over N."""
+    for k in range(vec.shape[0]):
+        v = vec[k]
+        for n in range(out.shape[0]):
+            out[n] += v * w_t[k, n]
+
+
+@njit(**JIT_OPTIONS)
+def linear_rows(x, w_t, bias, out):
+    """``out[i] = bias + x[i] @ w_t`` for every row, each row computed alone.
+
+    Parameters
+    ----------
+    x : ndarray (N, K)
+    w_t : ndarray (K, M)
+        Weight transposed, C-contiguous.
+    bias : ndarray (M,)
+    out : ndarray (N, M), output
+    """
+    for i in range(x.shape[0]):
+        row = out[i]
+        for m in range(row.shape[0]):
+            row[m] = bias[m]
+        accumulate_matvec(x[i], w_t, row)

@@ -1,0 +1,103 @@
+"""Who owns the cores: skrnn's batch-chunk threads, with BLAS kept to one thread meanwhile.
+
+NumPy and SciPy each bundle an OpenBLAS with its own thread pool, and Numba's ``np.dot``
+inside the kernels calls SciPy's. Two pools spinning on two cores slow one LSTM step about
+threefold, and a BLAS call per time step cannot be split efficiently anyway. So during
+training and batched prediction skrnn limits every BLAS to one thread and instead splits
+each batch into one chunk per thread, each chunk running the whole network (matrix
+products and kernels, which release the GIL) on its own: no barrier per time step.
+
+The thread count is, in order: ``set_num_threads``; the ``SKRNN_NUM_THREADS`` environment
+variable; ``OMP_NUM_THREADS`` (joblib sets it in its workers to their share of the cores);
+the cores this process may run on.
+"""
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, so it is limited too)
+from threadpoolctl import ThreadpoolController
+
+_MIN_CHUNK = 8  # samples: below this a thread costs more than it saves
+
+_state = threading.local()
+_lock = threading.Lock()
+_num_threads = None
+_executor = None
+_executor_pid = None
+_controller = None
+
+
+def available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
+def get_num_threads():
+    """Threads skrnn uses for training and batched prediction."""
+    if _num_threads is not None:
+        return _num_threads
+    for variable in ("SKRNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(variable, "")
+        if value.strip().isdigit() and int(value) > 0:
+            return min(int(value), available_cores())
+    return available_cores()
+
+
+def set_num_threads(n_threads):
+    """Set the threads skrnn uses (None: back to the default).
+
+    Parameters
+    ----------
+    n_threads : int or None
+    """
+    global _num_threads
+    if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
+        raise ValueError(f"n_threads must be a positive int or None, got {n_threads!r}.")
+    _num_threads = n_threads
+
+
+def _pool(n_threads):
+    """A thread pool with ``n_threads`` workers (rebuilt after a fork or a new count)."""
+    global _executor, _executor_pid
+    with _lock:
+        if (_executor is None or _executor_pid != os.getpid()
+                or _executor._max_workers != n_threads):
+            _executor = ThreadPoolExecutor(max_workers=n_threads,
+                                           thread_name_prefix="skrnn")
+            _executor_pid = os.getpid()
+        return _executor
+
+
+def batch_chunks(n_samples, n_threads=None):
+    """Contiguous slices splitting a batch into one chunk per thread."""
+    n_threads = get_num_threads() if n_threads is None else n_threads
+    n_chunks = max(1, min(n_threads, n_samples // _MIN_CHUNK))
+    bounds = [round(i * n_samples / n_chunks) for i in range(n_chunks + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(n_chunks)]
+
+
+def map_chunks(fn, chunks):
+    """``[fn(chunk) for chunk in chunks]``, the chunks running on skrnn's threads."""
+    if len(chunks) == 1 or getattr(_state, "inside", False):
+        return [fn(chunk) for chunk in chunks]
+
+    def run(chunk):
+        _state.inside = True
+        return fn(chunk)
+
+    return list(_pool(len(chunks)).map(run, chunks))
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit every loaded BLAS to one thread for the duration (skrnn owns the cores)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
