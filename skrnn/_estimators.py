@@ -269,8 +269,10 @@ n_timesteps), or list of arrays
                              "warm_start=False to fit a new network.")
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(seqs, Y, W, early_stopping, rng)
+        _set_writeable(self.params_, True)  # the optimiser updates them in place
         with single_threaded_blas():  # skrnn's batch-chunk threads own the cores
             self._fit_epochs(train, val, rng, incremental)
+        _set_writeable(self.params_, False)
         return self
 
     def _initialize(self, spec, rng, dtype):
@@ -440,12 +442,37 @@ n_timesteps), or list of arrays
         """Fill ``out`` (see ``_predict_raw``) batch by batch, batches of similar length."""
         for indices in length_batches(seqs.lengths, _PREDICT_BATCH_SIZE):
             data, lengths = seqs.batch(indices)
-            raw = _network.predict(self._spec, self.params_, data, lengths)
+            raw = _network.predict(self._spec, self.params_, data, lengths,
+                                   self._prediction_weights())
             if self.return_sequences:
                 raw = np.swapaxes(raw, 0, 1)
                 out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
             else:
                 out[indices] = raw
+
+    def _prediction_weights(self):
+        """Transposed weights for the prediction kernels, kept while ``params_`` is unchanged.
+
+        Keyed on the weight arrays themselves (held, so their ids cannot be reused); fitted
+        weights are read-only, so they cannot change in place behind the cache.
+        """
+        arrays = tuple(self.params_.values())
+        cached = self.__dict__.get("_transposed_cache")
+        if (cached is None or len(cached[0]) != len(arrays)
+                or any(a is not b for a, b in zip(cached[0], arrays))):
+            cached = (arrays, _network.transposed_weights(self.params_))
+            self._transposed_cache = cached
+        return cached[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_transposed_cache", None)  # derived; rebuilt on the first predict
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "params_" in self.__dict__:
+            _set_writeable(self.params_, False)
 
     def _predict_linked(self, seqs):
         """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""
@@ -475,6 +502,11 @@ n_timesteps), or list of arrays
         tags.input_tags.three_d_array = True
         tags.target_tags.required = True
         return tags
+
+
+def _set_writeable(params, writeable):
+    for value in params.values():
+        value.flags.writeable = writeable
 
 
 def _valid_steps(lengths, n_steps):

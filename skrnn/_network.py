@@ -493,7 +493,13 @@ _PREDICT_KERNELS = {"rnn": _kernels.rnn_predict, "lstm": _kernels.lstm_predict,
                     "gru": _kernels.gru_predict}
 
 
-def predict(spec, params, data, lengths):
+def transposed_weights(params):
+    """The weight matrices transposed and C-contiguous, as the prediction kernels read them."""
+    return {name: np.ascontiguousarray(value.T) for name, value in params.items()
+            if name.startswith("rnn.weight") or name == "head.weight"}
+
+
+def predict(spec, params, data, lengths, transposed=None):
     """The head's raw output, as ``forward`` computes it without dropout.
 
     Parameters
@@ -502,14 +508,16 @@ def predict(spec, params, data, lengths):
     params : dict of ndarray
     data : ndarray (T, B, F) float, or (T, B) int64 token ids
     lengths : ndarray (B,) of int64
+    transposed : dict of ndarray or None
+        ``transposed_weights(params)``, when the caller keeps it between calls.
 
     Returns
     -------
     output : ndarray (B, n_outputs), or (T, B, n_outputs) with ``return_sequences``
         Bit-identical for a sequence whatever the other sequences in ``data``.
     """
-    transposed = {name: np.ascontiguousarray(value.T) for name, value in params.items()
-                  if name.startswith("rnn.weight") or name == "head.weight"}
+    if transposed is None:
+        transposed = transposed_weights(params)
     chunks = batch_chunks(lengths.shape[0])
     results = map_chunks(lambda chunk: _predict_chunk(spec, params, transposed, data[:, chunk],
                                                       lengths[chunk]), chunks)

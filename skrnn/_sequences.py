@@ -113,8 +113,21 @@ def _check_finite(values, where):
 
 def float_sequences_from_array(X, dtype):
     """Validate a 2-D or 3-D float array with NaN padding (see module docstring)."""
-    X = check_array(X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, allow_nd=True,
-                    input_name="X", ensure_min_features=1)
+    if isinstance(X, np.ndarray) and X.dtype in _FLOAT_DTYPES and X.ndim in (2, 3):
+        # a plain float array needs no conversion: check_array's checks, without its cost
+        if X.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                             "minimum of 1 is required.")
+        if X.ndim == 2 and X.shape[1] == 0:
+            raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                             "minimum of 1 is required.")
+    else:
+        X = check_array(X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, allow_nd=True,
+                        input_name="X", ensure_min_features=1)
+    if X.ndim == 3 and X.shape[2] > 0 and X.shape[1] > 0 and np.isfinite(X).all():
+        # no padding, nothing to reject: every sequence has every step
+        lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
+        return Sequences(np.ascontiguousarray(X, dtype=dtype), lengths)
     if X.ndim not in (2, 3):
         raise ValueError(
             f"Expected X as a 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
