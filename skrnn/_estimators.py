@@ -269,10 +269,12 @@ n_timesteps), or list of arrays
                              "warm_start=False to fit a new network.")
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(seqs, Y, W, early_stopping, rng)
+        self.__dict__.pop("_transposed_cache", None)  # the weights are about to change
         _set_writeable(self.params_, True)  # the optimiser updates them in place
         with single_threaded_blas():  # skrnn's batch-chunk threads own the cores
             self._fit_epochs(train, val, rng, incremental)
         _set_writeable(self.params_, False)
+        self._cache_prediction_weights()
         return self
 
     def _initialize(self, spec, rng, dtype):
@@ -450,19 +452,26 @@ n_timesteps), or list of arrays
             else:
                 out[indices] = raw
 
-    def _prediction_weights(self):
-        """Transposed weights for the prediction kernels, kept while ``params_`` is unchanged.
+    def _cache_prediction_weights(self):
+        """Keep the transposed weights the prediction kernels read (made after fit/unpickling).
 
-        Keyed on the weight arrays themselves (held, so their ids cannot be reused); fitted
-        weights are read-only, so they cannot change in place behind the cache.
+        The cache is keyed on the weight arrays themselves (held, so their ids cannot be
+        reused), and fitted weights are read-only, so they cannot change behind it.
+        """
+        self._transposed_cache = (tuple(self.params_.values()),
+                                  _network.transposed_weights(self.params_))
+
+    def _prediction_weights(self):
+        """The cached transposed weights, or fresh ones if ``params_`` was replaced.
+
+        Never stores anything: prediction leaves the estimator untouched (thread-safe).
         """
         arrays = tuple(self.params_.values())
         cached = self.__dict__.get("_transposed_cache")
-        if (cached is None or len(cached[0]) != len(arrays)
-                or any(a is not b for a, b in zip(cached[0], arrays))):
-            cached = (arrays, _network.transposed_weights(self.params_))
-            self._transposed_cache = cached
-        return cached[1]
+        if (cached is not None and len(cached[0]) == len(arrays)
+                and all(a is b for a, b in zip(cached[0], arrays))):
+            return cached[1]
+        return _network.transposed_weights(self.params_)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -473,6 +482,7 @@ n_timesteps), or list of arrays
         super().__setstate__(state)
         if "params_" in self.__dict__:
             _set_writeable(self.params_, False)
+            self._cache_prediction_weights()
 
     def _predict_linked(self, seqs):
         """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""

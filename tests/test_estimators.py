@@ -400,3 +400,20 @@ def test_cuda_device_is_a_clear_error_until_its_backend_lands():
     with pytest.raises(ValueError, match="device='cuda'"):
         RNNClassifier(device="cuda").fit(X, y)
     assert RNNClassifier(device="auto", **FAST).fit(X, y).predict(X).shape == (20,)
+
+
+def test_fitted_weights_are_read_only_and_predictions_follow_replaced_weights():
+    X, y = ragged_sign_data(n=40)
+    reg = RNNRegressor(**FAST).fit(X, y.astype(float))
+    before = reg.predict(X)
+    with pytest.raises(ValueError, match="read-only"):
+        reg.params_["head.bias"] += 1.0
+    params = {k: v.copy() for k, v in reg.params_.items()}
+    params["head.bias"] = params["head.bias"] + 1.0
+    reg.params_ = params  # replaced, not edited: predictions follow
+    np.testing.assert_allclose(reg.predict(X), before + 1.0, rtol=1e-6)
+    again = pickle.loads(pickle.dumps(reg))
+    assert "_transposed_cache" not in pickle.loads(pickle.dumps(reg)).__getstate__()
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    with pytest.raises(ValueError, match="read-only"):
+        again.params_["head.bias"][0] = 0.0
