@@ -1,7 +1,7 @@
 """skrnn: recurrent neural networks (RNN, LSTM, GRU) as scikit-learn estimators."""
 
-__version__ = "0.1.0"
-
 from ._estimators import RNNClassifier, RNNRegressor
+from ._parallel import get_num_threads, set_num_threads
+from ._version import __version__
 
-__all__ = ["RNNClassifier", "RNNRegressor", "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "__version__", "get_num_threads", "set_num_threads"]

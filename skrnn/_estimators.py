@@ -5,6 +5,8 @@ numerics live in ``_network`` (forward/backward), ``_losses`` and ``_optimizers`
 """
 
 import contextlib
+import signal
+import threading
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -26,6 +28,7 @@ from ._losses import LOSSES
 from ._optimizers import clip_by_global_norm, make_optimizer
 from ._parallel import single_threaded_blas
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
+from ._version import PICKLE_FORMAT, __version__
 
 _PREDICT_BATCH_SIZE = 256
 
@@ -284,6 +287,7 @@ n_timesteps), or list of arrays
         self.t_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
+        self.__dict__.pop("_best_params", None)
         if self.early_stopping:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -329,52 +333,105 @@ n_timesteps), or list of arrays
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_epochs(self, train, val, rng, incremental):
+        """Run epochs until max_iter, convergence, divergence or Ctrl-C.
+
+        On Ctrl-C (which stops after the current batch) training returns to the weights of
+        the last complete epoch; on divergence (a non-finite loss, gradient or weight) to the
+        last weights that gave a finite loss, checked to predict finite values on the
+        training data (else the weights this call started from). With early stopping, the
+        best validation weights win in both cases.
+        """
         seqs, Y, W = train
         n_samples = len(seqs)
         batch_size = self._batch_size(n_samples)
         loss_fn = LOSSES[self._loss_name()][0]
         workspace = _network.Workspace()
-        for _ in range(self.max_iter):
-            batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
-            accumulated_loss = 0.0
-            for indices in batches:
-                batch_loss = self._train_batch(seqs, Y, W, indices, loss_fn, rng, workspace)
-                accumulated_loss += batch_loss * len(indices)
-            self.n_iter_ += 1
-            self.t_ += n_samples
-            self.loss_ = accumulated_loss / n_samples
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement_count(val)
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self.early_stopping and not incremental:
-                    message = (f"Validation score did not improve more than tol={self.tol} "
-                               f"for {self.n_iter_no_change} consecutive epochs.")
-                else:
-                    message = (f"Training loss did not improve more than tol={self.tol} for "
-                               f"{self.n_iter_no_change} consecutive epochs.")
-                if self.learning_rate == "adaptive" and self._optimizer.reduce_learning_rate():
-                    self._no_improvement_count = 0
-                    if self.verbose:
-                        print(f"{message} Setting learning rate to "
-                              f"{self._optimizer.learning_rate:f}")
-                else:
-                    if self.verbose:
-                        print(f"{message} Stopping.")
+        start_params = _copy_params(self.params_)
+        epoch_params = start_params  # weights after the last complete epoch
+        finite_params = start_params  # last weights whose forward pass gave a finite loss
+        last_epoch = self.n_iter_ + self.max_iter
+        stop = None  # "converged", "diverged" or "interrupted"
+        with _sigint_stops_after_batch() as interrupted:
+            while stop is None and self.n_iter_ < last_epoch:
+                batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
+                accumulated_loss = 0.0
+                for indices in batches:
+                    evaluated = _copy_params(self.params_)
+                    batch_loss = self._train_batch(seqs, Y, W, indices, loss_fn, rng, workspace)
+                    if batch_loss is None:
+                        stop = "diverged"
+                        break
+                    finite_params = evaluated
+                    accumulated_loss += batch_loss * len(indices)
+                    if interrupted():
+                        stop = "interrupted"
+                        break
+                if stop is not None:
                     break
-            if incremental:
-                break
+                self._end_epoch(accumulated_loss / n_samples, n_samples, val)
+                epoch_params = _copy_params(self.params_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    stop = self._on_no_improvement(val is not None)
+                if incremental:
+                    break
+
+        if stop in ("diverged", "interrupted"):
+            best = self.__dict__.get("_best_params") if val is not None else None
+            if best is not None:
+                self.params_, kept = best, "the best validation weights"
+            elif stop == "interrupted":
+                self.params_, kept = epoch_params, f"the weights after epoch {self.n_iter_}"
+            else:
+                self.params_, kept = finite_params, "the last weights with a finite loss"
+            if stop == "diverged" and not np.isfinite(self._predict_linked(seqs)).all():
+                self.params_, kept = start_params, "the weights training started from"
+            if stop == "diverged":
+                warnings.warn(f"Training diverged in epoch {self.n_iter_ + 1}: the loss, a "
+                              f"gradient or a weight became NaN or infinite. Stopped and "
+                              f"restored {kept}; try a smaller learning_rate_init or "
+                              "clip_norm.", ConvergenceWarning)
+            else:
+                warnings.warn(f"Training interrupted (KeyboardInterrupt) in epoch "
+                              f"{self.n_iter_ + 1}; stopped after the current batch and kept "
+                              f"{kept}. The estimator is ready to predict.", UserWarning)
         else:
-            if not incremental:
+            if stop is None and not incremental:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                               "reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
-        if val is not None:
-            self.params_ = self._best_params
+            if val is not None:
+                self.params_ = self._best_params
+
+    def _end_epoch(self, loss, n_samples, val):
+        """Bookkeeping after a complete epoch: counters, loss curve, validation score."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = loss
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._update_no_improvement_count(val)
+
+    def _on_no_improvement(self, early_stopping):
+        """Reduce the step ('adaptive') or stop; returns None to go on, 'converged' to stop."""
+        what = "Validation score" if early_stopping else "Training loss"
+        message = (f"{what} did not improve more than tol={self.tol} for "
+                   f"{self.n_iter_no_change} consecutive epochs.")
+        if self.learning_rate == "adaptive" and self._optimizer.reduce_learning_rate():
+            self._no_improvement_count = 0
+            if self.verbose:
+                print(f"{message} Setting learning rate to {self._optimizer.learning_rate:f}")
+            return None
+        if self.verbose:
+            print(f"{message} Stopping.")
+        return "converged"
 
     def _train_batch(self, seqs, Y, W, indices, loss_fn, rng, workspace):
-        """One optimiser step on the samples ``indices``; returns the batch loss."""
+        """One optimiser step on the samples ``indices``.
+
+        Returns the batch loss, or None when the loss, the gradient or the updated weights
+        are not finite (the step is then not taken or must be undone by the caller).
+        """
         data, lengths = seqs.batch(indices)
         raw, cache = _network.forward(self._spec, self.params_, data, lengths, training=True,
                                       rng=rng, workspace=workspace)
@@ -397,8 +454,12 @@ n_timesteps), or list of arrays
                 if name.endswith("weight") or "weight_" in name:
                     loss += 0.5 * scale * float(np.dot(value.ravel(), value.ravel()))
                     grads[name] += value.dtype.type(scale) * value
-        clip_by_global_norm(grads, self.clip_norm)
+        grad_norm = clip_by_global_norm(grads, self.clip_norm)
+        if not (np.isfinite(loss) and np.isfinite(grad_norm)):
+            return None
         self._optimizer.step(self.params_, grads)
+        if not all(np.isfinite(value).all() for value in self.params_.values()):
+            return None
         return loss
 
     def _update_no_improvement_count(self, val):
@@ -475,10 +536,24 @@ n_timesteps), or list of arrays
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_transposed_cache", None)  # derived; rebuilt on the first predict
+        state.pop("_transposed_cache", None)  # derived; rebuilt when loaded
+        state["_skrnn_version"] = __version__
+        state["_skrnn_pickle_format"] = PICKLE_FORMAT
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_skrnn_version", "unknown")
+        pickle_format = state.pop("_skrnn_pickle_format", None)
+        if pickle_format != PICKLE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was pickled by skrnn {version} (pickle format "
+                f"{pickle_format}); skrnn {__version__} reads pickle format {PICKLE_FORMAT} "
+                f"only. Load it with skrnn {version}, or refit it.")
+        if version != __version__:
+            warnings.warn(f"This {type(self).__name__} was pickled by skrnn {version} and is "
+                          f"loaded by skrnn {__version__}; the formats are compatible, but "
+                          "refit it if its predictions matter.", UserWarning)
         super().__setstate__(state)
         if "params_" in self.__dict__:
             _set_writeable(self.params_, False)
@@ -512,6 +587,28 @@ n_timesteps), or list of arrays
         tags.input_tags.three_d_array = True
         tags.target_tags.required = True
         return tags
+
+
+def _copy_params(params):
+    return {name: value.copy() for name, value in params.items()}
+
+
+@contextlib.contextmanager
+def _sigint_stops_after_batch():
+    """While fitting, Ctrl-C sets a flag (checked after each batch) instead of raising.
+
+    Yields a function telling whether Ctrl-C was pressed. Signal handlers can only be set
+    from the main thread; elsewhere Ctrl-C never reaches the fit anyway.
+    """
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _set_writeable(params, writeable):

@@ -1,0 +1,319 @@
+"""Reliability: interruption, divergence, long sequences, parallel search, threads, pickles,
+and a fuzz test of the whole input boundary."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+
+import skrnn
+from skrnn import RNNClassifier, RNNRegressor, _kernels
+from skrnn._version import PICKLE_FORMAT
+
+
+def adding_problem(n, T, rng):
+    """The adding problem: sum the two values marked in a long sequence."""
+    values = rng.random((n, T))
+    markers = np.zeros((n, T))
+    for i in range(n):
+        markers[i, rng.choice(T, size=2, replace=False)] = 1
+    return np.stack([values, markers], axis=2), (values * markers).sum(axis=1)
+
+
+# ------------------------------------------------------------------------------ Ctrl-C
+
+_INTERRUPTED_FIT = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np
+    from skrnn import RNNClassifier
+
+    snapshots = []
+    original = RNNClassifier._end_epoch
+    def end_epoch(self, *args):
+        original(self, *args)
+        snapshots.append({k: v.copy() for k, v in self.params_.items()})
+    RNNClassifier._end_epoch = end_epoch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 30, 4)).astype("float32")
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    clf = RNNClassifier(hidden_layer_sizes=(32,), batch_size=16, max_iter=1000, tol=0,
+                        random_state=0)
+    print("fitting", flush=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    same = bool(snapshots) and all(np.array_equal(clf.params_[k], snapshots[-1][k])
+                                   for k in clf.params_)
+    print(json.dumps(dict(
+        n_iter=clf.n_iter_, epochs_recorded=len(snapshots), kept_last_epoch=same,
+        warnings=[str(w.message) for w in caught],
+        finite=bool(np.isfinite(clf.predict_proba(X[:50])).all()),
+        accuracy=clf.score(X[:500], y[:500]))))
+""")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_batch_and_keeps_the_last_epoch():
+    process = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_FIT], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "fitting"
+    time.sleep(4.0)  # compile, then train a few epochs
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n_iter"] >= 1 and result["n_iter"] < 1000
+    assert result["epochs_recorded"] == result["n_iter"]
+    assert result["kept_last_epoch"]  # whole weights of the last complete epoch
+    assert any("interrupted (KeyboardInterrupt)" in w for w in result["warnings"])
+    assert result["finite"] and result["accuracy"] > 0.7
+
+
+# ------------------------------------------------------------------------------ divergence
+
+
+@pytest.mark.parametrize("cell, params", [
+    ("rnn", dict(activation="relu", solver="sgd", learning_rate_init=1e8, clip_norm=None)),
+    ("lstm", dict(solver="sgd", learning_rate_init=1e30, clip_norm=None, momentum=0.0)),
+])
+def test_divergence_stops_and_restores_finite_weights(cell, params):
+    rng = np.random.default_rng(0)
+    X = rng.normal(scale=10, size=(64, 40, 3))
+    y = rng.normal(scale=1e3, size=64)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(16,), max_iter=50, random_state=0,
+                       **params)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert all(np.isfinite(v).all() for v in reg.params_.values())
+    assert np.isfinite(reg.predict(X)).all()
+    assert all(np.isfinite(loss) for loss in reg.loss_curve_)
+
+
+# ------------------------------------------------------------------------------ long sequences
+
+
+def _peak_fit_memory(cell, T):
+    rng = np.random.default_rng(0)
+    X, y = adding_problem(32, T, rng)
+    reg = RNNRegressor(cell=cell, hidden_layer_sizes=(16,), max_iter=2, batch_size=32,
+                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X[:2], y[:2])  # compile outside the measurement
+        tracemalloc.start()
+        try:
+            reg.fit(X, y)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return reg, peak
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell, floats_per_step", [("lstm", 4 + 1 + 1 + 4 + 1), ("gru", 3 + 1 + 1 + 3 + 3 + 1)])
+def test_long_sequences_train_and_memory_grows_linearly(cell, floats_per_step):
+    short, peak_500 = _peak_fit_memory(cell, 500)
+    long, peak_2000 = _peak_fit_memory(cell, 2000)
+    for reg in (short, long):
+        assert all(np.isfinite(v).all() for v in reg.params_.values())
+        assert all(np.isfinite(loss) for loss in reg.loss_curve_)
+    assert 3.6 < peak_2000 / peak_500 < 4.2  # linear in the number of steps
+    bytes_per_step = (peak_2000 - peak_500) / 1500 / 32  # per sequence
+    # activation storage: forward gates + cell/hidden state, backward gate gradients and
+    # d_h, 16 hidden units of float32, plus the input's copies (2 features)
+    required = floats_per_step * 16 * 4
+    assert required <= bytes_per_step <= required + 64
+
+
+# ------------------------------------------------------------------------------ parallel search
+
+
+def _worker_report():
+    from skrnn import _parallel
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 5, 2))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RNNClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X, y).predict(X)
+    return (_parallel.get_num_threads(), _kernels.lstm_forward.stats.cache_misses,
+            _kernels.lstm_forward.stats.cache_hits, os.getpid())
+
+
+def test_process_workers_share_the_jit_cache_and_the_cores():
+    _worker_report()  # compile (or load) in this process: the on-disk cache is warm
+    reports = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(_worker_report)() for _ in range(2))
+    cores = skrnn._parallel.available_cores()
+    assert len({pid for *_, pid in reports}) >= 1
+    for threads, misses, hits, _ in reports:
+        assert sum(misses.values()) == 0 and sum(hits.values()) >= 1  # loaded, not compiled
+        assert threads * 2 <= max(cores, 2)  # each worker its share of the cores
+
+
+# ------------------------------------------------------------------------------ threads
+
+
+def test_predict_from_many_threads_at_once():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(t, 3)) for t in rng.integers(3, 40, size=200)]
+    y = np.array([int(seq[:, 0].sum() > 0) for seq in X])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = RNNClassifier(cell="gru", hidden_layer_sizes=(16,), bidirectional=True,
+                            max_iter=3, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: clf.predict_proba(X), range(16)))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+# ------------------------------------------------------------------------------ persistence
+
+
+def test_pickle_and_joblib_round_trips_and_versions(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 6, 2))
+    y = X[:, :, 0].sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = RNNRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    expected = reg.predict(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), expected)
+    joblib.dump(reg, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict(X), expected)
+
+    state = reg.__getstate__()
+    assert state["_skrnn_version"] == skrnn.__version__
+    assert state["_skrnn_pickle_format"] == PICKLE_FORMAT
+
+    older = dict(state, _skrnn_version="0.0.1")
+    with pytest.warns(UserWarning, match="pickled by skrnn 0.0.1 and is loaded by skrnn"):
+        RNNRegressor.__new__(RNNRegressor).__setstate__(older)
+    incompatible = dict(state, _skrnn_version="9.0", _skrnn_pickle_format=PICKLE_FORMAT + 1)
+    with pytest.raises(ValueError, match="pickled by skrnn 9.0 .*reads pickle format"):
+        RNNRegressor.__new__(RNNRegressor).__setstate__(incompatible)
+
+
+# ------------------------------------------------------------------------------ fuzz
+
+_FAULTS = [None] * 12 + [
+    "1d", "4d", "no samples", "no steps", "no features", "nan inside", "inf", "complex",
+    "object strings", "y short", "y nan", "continuous labels", "hidden", "dropout", "dtype",
+    "negative token", "empty sequence",
+]
+
+
+@st.composite
+def _problems(draw):
+    """A fit/predict problem, valid or broken in exactly one way (``fault``)."""
+    fault = draw(st.sampled_from(_FAULTS))
+    tokens = draw(st.booleans()) and draw(st.booleans())
+    kind = draw(st.sampled_from(["2d", "list"] if tokens else ["3d", "2d", "list"]))
+    classifier = draw(st.booleans())
+    return_sequences = draw(st.booleans())
+    n = 0 if fault == "no samples" else draw(st.integers(1, 6))
+    T = 0 if fault == "no steps" else draw(st.integers(1, 6))
+    F = 0 if fault == "no features" else draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    lengths = rng.integers(1, T + 1, size=n) if T else np.zeros(n, dtype=int)
+    if fault == "empty sequence" and n:
+        lengths[rng.integers(n)] = 0
+    if tokens:
+        ids = rng.integers(0, 12, size=(n, T))
+        if fault == "negative token" and ids.size:
+            ids.flat[0] = -5
+        X = ids if kind == "2d" else [row[:length] for row, length in zip(ids, lengths)]
+    elif kind == "list":
+        X = [rng.normal(size=(length, F)) for length in lengths]
+    else:
+        X = rng.normal(size=(n, T, F) if kind == "3d" else (n, T))
+        if kind == "3d" and fault != "empty sequence":  # NaN-padded ragged lengths
+            for i, length in enumerate(lengths):
+                X[i, length:] = np.nan
+    if fault == "1d":
+        X = rng.normal(size=T)
+    elif fault == "4d":
+        X = rng.normal(size=(n, T, F, 2))
+    elif fault in ("nan inside", "inf") and not tokens:
+        target = X[0] if isinstance(X, list) and X else X
+        if np.size(target):
+            np.asarray(target).flat[0] = np.nan if fault == "nan inside" else np.inf
+    elif fault == "complex" and not isinstance(X, list):
+        X = X.astype(np.complex64)
+    elif fault == "object strings" and not isinstance(X, list):
+        X = X.astype(object)
+        if X.size:
+            X.flat[0] = "a"
+
+    valid_lengths = ([len(seq) for seq in X] if isinstance(X, list)
+                     else [int(length) for length in lengths])
+    if return_sequences:
+        y = [rng.integers(0, 3, size=length) if classifier else rng.normal(size=length)
+             for length in valid_lengths]
+    else:
+        y = rng.integers(0, 3, size=len(X)) if classifier else rng.normal(size=len(X))
+    if fault == "y short":
+        y = y[:-1]
+    elif fault == "y nan" and not return_sequences:
+        y = np.full(len(X), np.nan)
+    elif fault == "continuous labels" and classifier and not return_sequences:
+        y = rng.normal(size=len(X))
+    params = dict(
+        hidden_layer_sizes=(0,) if fault == "hidden" else draw(st.sampled_from([(3,), (2, 4)])),
+        dropout=1.5 if fault == "dropout" else draw(st.sampled_from([0.0, 0.3])),
+        dtype="float16" if fault == "dtype" else draw(st.sampled_from(["float32", "float64"])),
+        embedding_dim=3 if tokens else None, return_sequences=return_sequences,
+        cell=draw(st.sampled_from(["rnn", "lstm", "gru"])),
+        bidirectional=draw(st.booleans()), max_iter=1)
+    return X, y, classifier, params
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck),
+          database=None)
+@given(problem=_problems())
+def test_fuzz_every_call_works_or_raises_a_clear_error(problem):
+    X, y, classifier, params = problem
+    est = (RNNClassifier if classifier else RNNRegressor)(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            est.fit(X, y)
+        except (ValueError, TypeError) as exc:
+            assert str(exc), "errors must say what is wrong"
+            _FUZZ_OUTCOMES["clear error"] += 1
+            return
+        out = est.predict(X)
+    for piece in out if isinstance(out, list) else [out]:
+        if not classifier:
+            assert np.isfinite(np.asarray(piece, dtype=float)).all()
+    _FUZZ_OUTCOMES["fit and predict"] += 1
+
+
+_FUZZ_OUTCOMES = {"clear error": 0, "fit and predict": 0}
+
+
+def test_fuzz_reached_the_kernels():
+    """The fuzz test above is not all error paths (runs after it, in file order)."""
+    if sum(_FUZZ_OUTCOMES.values()) == 0:
+        pytest.skip("run together with the fuzz test")
+    assert _FUZZ_OUTCOMES["fit and predict"] >= 0.25 * sum(_FUZZ_OUTCOMES.values())
+    assert _FUZZ_OUTCOMES["clear error"] >= 0.1 * sum(_FUZZ_OUTCOMES.values())
