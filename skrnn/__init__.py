@@ -1,7 +1,18 @@
 """skrnn: recurrent neural networks (RNN, LSTM, GRU) as scikit-learn estimators."""
 
 from ._estimators import RNNClassifier, RNNRegressor
+from ._forecasting import recursive_forecast, sliding_windows
 from ._parallel import get_num_threads, set_num_threads
+from ._preprocessing import SequenceScaler
 from ._version import __version__
 
-__all__ = ["RNNClassifier", "RNNRegressor", "__version__", "get_num_threads", "set_num_threads"]
+__all__ = [
+    "RNNClassifier",
+    "RNNRegressor",
+    "SequenceScaler",
+    "__version__",
+    "get_num_threads",
+    "recursive_forecast",
+    "set_num_threads",
+    "sliding_windows",
+]
