@@ -2,6 +2,7 @@
 
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import recursive_forecast, sliding_windows
+from ._interop import to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
 from ._version import __version__
@@ -15,4 +16,5 @@ __all__ = [
     "recursive_forecast",
     "set_num_threads",
     "sliding_windows",
+    "to_torch",
 ]

@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _network
+from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES
 from ._optimizers import clip_by_global_norm, make_optimizer
 from ._parallel import single_threaded_blas
@@ -120,6 +121,68 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _encoded_score(self, y_pred, Y):
         """Validation score of linked predictions against encoded targets, rows aligned."""
+
+    # ---------------------------------------------------------------- from PyTorch
+
+    @classmethod
+    def from_torch_state_dict(cls, state_dict, *, classes=None, **params):
+        """A fitted estimator holding the weights of a PyTorch state dict.
+
+        The state dict is one of a module with ``embedding`` (optional), ``rnn``
+        (``nn.RNN``/``nn.LSTM``/``nn.GRU``) and ``head`` (``nn.Linear``), as ``to_torch``
+        builds. The cell, layer sizes, directions and embedding size are read from the
+        tensors' names and shapes.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to tensor or ndarray
+        classes : array-like or None
+            The classifier's labels, sorted (head output k is the k-th smallest, as in
+            ``classes_``); required for ``RNNClassifier``: binary with one head output, or
+            multiclass with one output per class.
+        **params
+            Other estimator parameters (``return_sequences``, ``activation``, ``dtype``,
+            ...). Training parameters apply if the estimator is then fitted with
+            ``warm_start=True`` or ``partial_fit``.
+
+        Returns
+        -------
+        estimator : fitted RNNRegressor or RNNClassifier
+        """
+        weights = params_from_state_dict(state_dict)
+        inferred = spec_arguments(weights)
+        for name, value in inferred.items():
+            if name in params and params[name] != value:
+                raise ValueError(f"{name}={params[name]!r} contradicts the state dict, which "
+                                 f"holds {name}={value!r}.")
+        estimator = cls(**{**params, **inferred})
+        estimator._install_weights(weights, classes)
+        return estimator
+
+    def _install_weights(self, weights, classes):
+        """Fitted state around given weights (see ``from_torch_state_dict``)."""
+        self._validate_params()
+        n_outputs = weights["head.weight"].shape[0]
+        self._set_outputs(n_outputs, classes)
+        embedding = weights.get("embedding.weight")
+        spec = _network.NetworkSpec(
+            cell=self.cell, n_features=weights["rnn.weight_ih_l0"].shape[1],
+            hidden_layer_sizes=self._hidden_sizes(), n_outputs=n_outputs,
+            activation=self.activation, bidirectional=self.bidirectional,
+            return_sequences=self.return_sequences,
+            vocab_size=None if embedding is None else embedding.shape[0], dropout=self.dropout)
+        check_params_match(spec, weights)
+        dtype = np.dtype(self.dtype)
+        self._initialize(spec, np.random.default_rng(0), dtype)
+        self.params_ = {name: np.ascontiguousarray(weights[name], dtype=dtype)
+                        for name in _network.param_shapes(spec)}
+        self._optimizer = make_optimizer(self.solver, self.params_, self)
+        self._fit_on_2d = False
+        self.n_features_in_ = 1 if embedding is not None else spec.n_features
+        if embedding is not None:
+            self.vocab_size_ = embedding.shape[0]
+        _set_writeable(self.params_, False)
+        self._cache_prediction_weights()
 
     # ---------------------------------------------------------------- validation
 
@@ -790,6 +853,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     def _loss_name(self):
         return "squared_error"
 
+    def _set_outputs(self, n_outputs, classes):
+        if classes is not None:
+            raise ValueError("classes is for RNNClassifier; a regressor has no classes.")
+        self.n_outputs_ = n_outputs
+        self._y_ndim = 1 if n_outputs == 1 else 2
+
     def _targets(self, y, seqs, sample_weight, first_call, classes=None):
         if self.return_sequences:
             rows = self._per_step_targets(y, seqs, "target")
@@ -1011,6 +1080,23 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
     def _loss_name(self):
         return "softmax_log_loss" if self._target_type == "multiclass" else "sigmoid_log_loss"
+
+    def _set_outputs(self, n_outputs, classes):
+        if classes is None:
+            raise ValueError("RNNClassifier.from_torch_state_dict needs classes: the labels in "
+                             "the order of the head's outputs.")
+        classes = np.asarray(classes)
+        if classes.ndim != 1 or not np.array_equal(classes, np.unique(classes)):
+            raise ValueError("classes must be the sorted, distinct labels: head output k is "
+                             f"the k-th smallest label (as in classes_); got {list(classes)}.")
+        if not ((len(classes) == 2 and n_outputs == 1)
+                or (len(classes) > 2 and n_outputs == len(classes))):
+            raise ValueError(f"A head with {n_outputs} output(s) does not fit {len(classes)} "
+                             "classes: binary needs 1 output, multiclass one per class.")
+        self._label_binarizer = LabelBinarizer().fit(classes)
+        self.classes_ = self._label_binarizer.classes_
+        self._target_type = "binary" if len(classes) == 2 else "multiclass"
+        self.n_outputs_ = n_outputs
 
     def _stratify(self, Y):
         if self.return_sequences or self._target_type == "multilabel-indicator":
