@@ -28,6 +28,7 @@ from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES
 from ._optimizers import clip_by_global_norm, make_optimizer
 from ._parallel import single_threaded_blas
+from ._progress import EpochProgress
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
 from ._version import PICKLE_FORMAT, __version__
 
@@ -414,6 +415,8 @@ n_timesteps), or list of arrays
         finite_params = start_params  # last weights whose forward pass gave a finite loss
         last_epoch = self.n_iter_ + self.max_iter
         stop = None  # "converged", "diverged" or "interrupted"
+        progress = (EpochProgress(1 if incremental else self.max_iter, type(self).__name__)
+                    if self.verbose else None)
         with _sigint_stops_after_batch() as interrupted:
             while stop is None and self.n_iter_ < last_epoch:
                 batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
@@ -431,13 +434,15 @@ n_timesteps), or list of arrays
                         break
                 if stop is not None:
                     break
-                self._end_epoch(accumulated_loss / n_samples, n_samples, val)
+                self._end_epoch(accumulated_loss / n_samples, n_samples, val, progress)
                 epoch_params = _copy_params(self.params_)
                 if self._no_improvement_count > self.n_iter_no_change:
-                    stop = self._on_no_improvement(val is not None)
+                    stop = self._on_no_improvement(val is not None, progress)
                 if incremental:
                     break
 
+        if progress is not None:
+            progress.close()
         if stop in ("diverged", "interrupted"):
             best = self.__dict__.get("_best_params") if val is not None else None
             if best is not None:
@@ -465,28 +470,30 @@ n_timesteps), or list of arrays
             if val is not None:
                 self.params_ = self._best_params
 
-    def _end_epoch(self, loss, n_samples, val):
+    def _end_epoch(self, loss, n_samples, val, progress):
         """Bookkeeping after a complete epoch: counters, loss curve, validation score."""
         self.n_iter_ += 1
         self.t_ += n_samples
         self.loss_ = loss
         self.loss_curve_.append(loss)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
         self._update_no_improvement_count(val)
+        if progress is not None:
+            progress.update(self.n_iter_, loss,
+                            self.validation_scores_[-1] if val is not None else None)
 
-    def _on_no_improvement(self, early_stopping):
+    def _on_no_improvement(self, early_stopping, progress):
         """Reduce the step ('adaptive') or stop; returns None to go on, 'converged' to stop."""
         what = "Validation score" if early_stopping else "Training loss"
         message = (f"{what} did not improve more than tol={self.tol} for "
                    f"{self.n_iter_no_change} consecutive epochs.")
         if self.learning_rate == "adaptive" and self._optimizer.reduce_learning_rate():
             self._no_improvement_count = 0
-            if self.verbose:
-                print(f"{message} Setting learning rate to {self._optimizer.learning_rate:f}")
+            if progress is not None:
+                progress.note(f"{message} Setting learning rate to "
+                              f"{self._optimizer.learning_rate:g}.")
             return None
-        if self.verbose:
-            print(f"{message} Stopping.")
+        if progress is not None:
+            progress.note(f"{message} Stopping.")
         return "converged"
 
     def _train_batch(self, seqs, Y, W, indices, loss_fn, rng, workspace):
@@ -741,7 +748,8 @@ _PARAMETERS_DOC = """
     tol : float, default=1e-4
         Improvement threshold of the training loss (or validation score) for stopping.
     verbose : bool, default=False
-        Print the loss after each epoch.
+        Report each epoch's loss, validation score and the time left: a tqdm progress bar
+        when tqdm is installed, else one line per epoch.
     warm_start : bool, default=False
         Continue from the fitted weights on the next call to ``fit``.
     momentum : float in [0, 1], default=0.9
@@ -823,7 +831,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 10, 2))
     >>> y = X[:, :, 0].sum(axis=1)
-    >>> reg = RNNRegressor(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, y)
+    >>> reg = RNNRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=50,
+    ...                    random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
     >>> bool(reg.score(X, y) > 0.9)
@@ -976,7 +985,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     >>> rng = np.random.default_rng(0)
     >>> X = [rng.normal(size=(n, 3)) for n in rng.integers(5, 15, size=200)]
     >>> y = np.array(["up" if seq[:, 0].sum() > 0 else "down" for seq in X])
-    >>> clf = RNNClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, y)
+    >>> clf = RNNClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=50,
+    ...                     random_state=0).fit(X, y)
     >>> clf.classes_
     array(['down', 'up'], dtype='<U4')
     >>> bool(clf.score(X, y) > 0.9)
