@@ -16,3 +16,15 @@ def test_quick_start_runs_without_warnings(capsys):
         exec(compile(code, str(README), "exec"), namespace)
     assert namespace["search"].best_score_ > 0.8
     assert "rnn__cell" in capsys.readouterr().out
+
+
+def test_forecasting_workflow_runs():
+    text = README.read_text()
+    code = re.search(r"A whole forecasting workflow is one estimator:\n\n```python\n(.*?)```",
+                     text, re.S).group(1)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # default max_iter may stop before convergence
+        exec(compile(code, str(README), "exec"), namespace)
+    forecast = namespace["next_11_years"]
+    assert forecast.shape == (11,) and (forecast > -10).all() and (forecast < 300).all()
