@@ -19,6 +19,17 @@ from ._activations import JIT_OPTIONS, sigmoid, tanh
 from ._linear import accumulate_matvec
 
 
+@njit(inline="always")
+def activate_gates(gates, H):
+    """In place on one sequence's (4H,) pre-activations: sigmoid on i, f, o and tanh on g."""
+    for j in range(2 * H):
+        gates[j] = sigmoid(gates[j])  # i, f
+    for j in range(2 * H, 3 * H):
+        gates[j] = tanh(gates[j])  # g
+    for j in range(3 * H, 4 * H):
+        gates[j] = sigmoid(gates[j])  # o
+
+
 @njit(**JIT_OPTIONS)
 def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
     """Run the recurrence over all steps.
@@ -48,12 +59,7 @@ def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
                 gates = xw[t, b]  # (4H,) pre-activations, activated in place
                 for j in range(G):
                     gates[j] += hw[b, j] + b_ih[j] + b_hh[j]
-                for j in range(2 * H):
-                    gates[j] = sigmoid(gates[j])  # i, f
-                for j in range(2 * H, 3 * H):
-                    gates[j] = tanh(gates[j])  # g
-                for j in range(3 * H, G):
-                    gates[j] = sigmoid(gates[j])  # o
+                activate_gates(gates, H)
                 c_t = c[t, b]
                 for j in range(H):
                     c_t[j] = gates[H + j] * c_prev[b, j] + gates[j] * gates[2 * H + j]
@@ -165,12 +171,7 @@ def lstm_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
                     gates[j] = b_ih[j] + b_hh[j]
                 accumulate_matvec(x[t, b], w_ih_t, gates)
                 accumulate_matvec(h_prev, w_hh_t, gates)
-                for j in range(2 * H):
-                    gates[j] = sigmoid(gates[j])  # i, f
-                for j in range(2 * H, 3 * H):
-                    gates[j] = tanh(gates[j])  # g
-                for j in range(3 * H, G):
-                    gates[j] = sigmoid(gates[j])  # o
+                activate_gates(gates, H)
                 for j in range(H):
                     c[j] = gates[H + j] * c[j] + gates[j] * gates[2 * H + j]
                 for j in range(H):
