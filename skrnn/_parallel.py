@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, so it is limited too)
 from threadpoolctl import ThreadpoolController
 
+from ._kernels._fpenv import flush_denormals
+
 _MIN_CHUNK = 8  # samples: below this a thread costs more than it saves
 
 _state = threading.local()
@@ -82,13 +84,20 @@ def batch_chunks(n_samples, n_threads=None):
 
 
 def map_chunks(fn, chunks):
-    """``[fn(chunk) for chunk in chunks]``, the chunks running on skrnn's threads."""
+    """``[fn(chunk) for chunk in chunks]``, the chunks running on skrnn's threads.
+
+    Each chunk runs with denormal floats flushed to zero (see ``_kernels._fpenv``).
+    """
+    def flushed(chunk):
+        with flush_denormals():
+            return fn(chunk)
+
     if len(chunks) == 1 or getattr(_state, "inside", False):
-        return [fn(chunk) for chunk in chunks]
+        return [flushed(chunk) for chunk in chunks]
 
     def run(chunk):
         _state.inside = True
-        return fn(chunk)
+        return flushed(chunk)
 
     return list(_pool(len(chunks)).map(run, chunks))
 

@@ -47,3 +47,22 @@ def test_nan_propagates_and_infinities_saturate(dtype):
     apply_sigmoid(x, out)
     assert np.isnan(out[0])
     np.testing.assert_allclose(out[1:], [1, 0], atol=1e-6)
+
+
+def test_flush_denormals_sets_and_restores_the_thread_state():
+    from skrnn._kernels._fpenv import _X86_64, flush_denormals, get_mxcsr
+
+    tiny = np.array([1e-39], dtype=np.float32)  # a float32 denormal
+    before = get_mxcsr() if _X86_64 else None
+    assert tiny[0] * np.float32(1) != 0
+    with flush_denormals():
+        if _X86_64:
+            assert tiny[0] * np.float32(1) == 0
+            assert get_mxcsr() & 0x8040 == 0x8040
+    assert tiny[0] * np.float32(1) != 0
+    if _X86_64:  # control bits restored (the low 6 bits are sticky status flags)
+        assert get_mxcsr() & ~0x3F == before & ~0x3F
+    with pytest.raises(RuntimeError):  # restored on errors too
+        with flush_denormals():
+            raise RuntimeError
+    assert tiny[0] * np.float32(1) != 0
