@@ -234,17 +234,20 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=_FRESH):
     return h, cache
 
 
-def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=_FRESH):
+def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=_FRESH,
+                  input_gradient=True):
     """Backward of one direction of one layer.
 
     Parameters
     ----------
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output (final-state gradient included at T-1).
+    input_gradient : bool
+        Compute ``d_x`` (not needed for the first layer of a network on float input).
 
     Returns
     -------
-    d_x : ndarray (T, B, F)
+    d_x : ndarray (T, B, F) or None
     grads : tuple (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh)
     """
     w_ih, w_hh, _, _ = weights
@@ -269,8 +272,10 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     d_b_ih = d_gates_ih_2d.sum(axis=0)
     # the two biases get one gradient except for GRU's n block
     d_b_hh = d_b_ih.copy() if d_gates_hh is d_gates_ih else d_gates_hh.reshape(T * B, G).sum(axis=0)
-    d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
-    np.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
+    d_x = None
+    if input_gradient:
+        d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
+        np.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
     return d_x, (d_w_ih, d_w_hh, d_b_ih, d_b_hh)
 
 
@@ -353,20 +358,24 @@ def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=
     return output, {"chunks": chunks, "caches": [r[1] for r in results], "scopes": scopes}
 
 
-def backward(spec, params, cache, d_output):
+def backward(spec, params, cache, d_output, input_gradient=False):
     """Gradients of every parameter given the gradient of the head's output.
 
     Parameters
     ----------
     d_output : ndarray, same shape as ``forward``'s output
         Zero wherever a step or sample must not count (padded steps).
+    input_gradient : bool
+        Also return the gradient with respect to the float input (training does not need
+        it; one matrix product less).
 
     Returns
     -------
     grads : dict of ndarray
         Same keys and shapes as ``params``.
     d_input : ndarray (T, B, F) or None
-        Gradient with respect to the float input (None with an embedding).
+        Gradient with respect to the float input (None unless asked for, or with an
+        embedding).
     """
     chunks = cache["chunks"]
 
@@ -374,14 +383,14 @@ def backward(spec, params, cache, d_output):
         chunk = chunks[i]
         d_chunk = d_output[:, chunk] if spec.return_sequences else d_output[chunk]
         return _backward_chunk(spec, params, cache["caches"][i], np.ascontiguousarray(d_chunk),
-                               cache["scopes"][i])
+                               cache["scopes"][i], input_gradient)
 
     results = map_chunks(run, list(range(len(chunks))))
     grads = results[0][0]
     for other, _ in results[1:]:  # summed in chunk order: deterministic
         for name in grads:
             grads[name] += other[name]
-    if spec.vocab_size is not None:
+    if spec.vocab_size is not None or not input_gradient:
         return grads, None
     d_inputs = [r[1] for r in results]
     return grads, d_inputs[0] if len(d_inputs) == 1 else np.concatenate(d_inputs, axis=1)
@@ -425,7 +434,7 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace):
     return output, cache
 
 
-def _backward_chunk(spec, params, cache, d_output, workspace):
+def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient):
     """Backward pass over one chunk: (grads, d_input) as ``backward`` returns them."""
     lengths, reversal = cache["lengths"], cache["reversal"]
     T = cache["data"].shape[0]
@@ -465,11 +474,14 @@ def _backward_chunk(spec, params, cache, d_output, workspace):
             if d_final is not None:
                 d_h[T - 1] += d_final[:, d * H:(d + 1) * H]
             weights = _layer_weights(params, layer, suffix)
+            needs_d_x = layer > 0 or input_gradient or spec.vocab_size is not None
             d_x_dir, layer_grads = cell_backward(spec.cell, weights,
                                                  layer_cache["directions"][d], d_h, lengths,
-                                                 use_relu, scope)
+                                                 use_relu, scope, needs_d_x)
             for kind, grad in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), layer_grads):
                 grads[f"rnn.{kind}_l{layer}{suffix}"] = grad
+            if d_x_dir is None:
+                continue
             if suffix:
                 d_x_dir = _reverse_in_time(d_x_dir, reversal)
             d_x = d_x_dir if d_x is None else d_x + d_x_dir

@@ -35,7 +35,8 @@ def test_gradients_match_finite_differences(case):
     spec = NetworkSpec(n_features=3, hidden_layer_sizes=(4, 3), n_outputs=2, **case)
     params, data, lengths, loss_weights = random_problem(spec, rng)
     _, cache = _network.forward(spec, params, data, lengths)
-    grads, d_input = _network.backward(spec, params, cache, loss_weights)
+    grads, d_input = _network.backward(spec, params, cache, loss_weights,
+                                              input_gradient=True)
 
     def loss():
         return weighted_sum_loss(spec, params, data, lengths, loss_weights)
@@ -67,7 +68,8 @@ def test_ragged_batch_equals_each_sequence_alone(cell, bidirectional, return_seq
     for b, length in enumerate(lengths):
         data[length:, b] = 1e3 * rng.standard_normal(data[length:, b].shape)
     out, cache = _network.forward(spec, params, data, lengths)
-    grads, d_input = _network.backward(spec, params, cache, loss_weights)
+    grads, d_input = _network.backward(spec, params, cache, loss_weights,
+                                              input_gradient=True)
 
     grads_alone = {name: np.zeros_like(value) for name, value in params.items()}
     for b, length in enumerate(lengths):
@@ -75,7 +77,8 @@ def test_ragged_batch_equals_each_sequence_alone(cell, bidirectional, return_seq
         one_length = np.array([length])
         out_b, cache_b = _network.forward(spec, params, x_b, one_length)
         w_b = loss_weights[:length, b:b + 1] if return_sequences else loss_weights[b:b + 1]
-        g_b, d_x_b = _network.backward(spec, params, cache_b, np.ascontiguousarray(w_b))
+        g_b, d_x_b = _network.backward(spec, params, cache_b, np.ascontiguousarray(w_b),
+                                       input_gradient=True)
         if return_sequences:
             np.testing.assert_allclose(out[:length, b:b + 1], out_b, rtol=1e-12, atol=1e-12)
         else:
@@ -166,7 +169,8 @@ def test_dropout_gradients_match_finite_differences():
 
     _, cache = _network.forward(spec, params, data, lengths, training=True,
                                 rng=np.random.default_rng(7))
-    grads, d_input = _network.backward(spec, params, cache, loss_weights)
+    grads, d_input = _network.backward(spec, params, cache, loss_weights,
+                                              input_gradient=True)
     for name, value in params.items():
         assert relative_error(grads[name], finite_difference(loss, value)) < 1e-6, name
     assert relative_error(d_input, finite_difference(loss, data)) < 1e-6
@@ -191,7 +195,8 @@ def test_outputs_and_gradients_match_pytorch(case):
     spec = NetworkSpec(n_features=3, hidden_layer_sizes=(5, 5), n_outputs=2, **case)
     params, data, lengths, loss_weights = random_problem(spec, rng, T=7, lengths=(7, 2, 5, 4))
     out, cache = _network.forward(spec, params, data, lengths)
-    grads, d_input = _network.backward(spec, params, cache, loss_weights)
+    grads, d_input = _network.backward(spec, params, cache, loss_weights,
+                                              input_gradient=True)
 
     module = torch_twin(spec, params)
     y, x = torch_forward(spec, module, data, lengths)
@@ -248,3 +253,19 @@ def test_predict_matches_forward_and_ignores_the_rest_of_the_batch(case, dtype, 
         np.testing.assert_array_equal(shuffled * valid[:, order], pred[:, order])
     else:
         np.testing.assert_array_equal(shuffled, pred[order])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_input_gradient_is_optional_and_changes_nothing_else(bidirectional):
+    rng = np.random.default_rng(11)
+    spec = NetworkSpec(cell="gru", n_features=3, hidden_layer_sizes=(4, 3), n_outputs=2,
+                       bidirectional=bidirectional)
+    params, data, lengths, loss_weights = random_problem(spec, rng)
+    _, cache = _network.forward(spec, params, data, lengths)
+    with_input, d_input = _network.backward(spec, params, cache, loss_weights,
+                                            input_gradient=True)
+    _, cache = _network.forward(spec, params, data, lengths)
+    without, none = _network.backward(spec, params, cache, loss_weights)
+    assert d_input.shape == data.shape and none is None
+    for name in with_input:
+        np.testing.assert_array_equal(with_input[name], without[name])
