@@ -123,6 +123,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _encoded_score(self, y_pred, Y):
         """Validation score of linked predictions against encoded targets, rows aligned."""
 
+    @abstractmethod
+    def _set_outputs(self, n_outputs, classes):
+        """Output bookkeeping for weights given from outside (``from_torch_state_dict``)."""
+
     # ---------------------------------------------------------------- from PyTorch
 
     @classmethod
@@ -858,6 +862,22 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
             device=device, dtype=dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+        y : array-like or list of arrays
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _loss_name(self):
         return "squared_error"

@@ -417,3 +417,17 @@ def test_fitted_weights_are_read_only_and_predictions_follow_replaced_weights():
     np.testing.assert_array_equal(again.predict(X), reg.predict(X))
     with pytest.raises(ValueError, match="read-only"):
         again.params_["head.bias"][0] = 0.0
+
+
+def test_regressor_partial_fit_trains_one_epoch_per_call():
+    X, y = ragged_sign_data(n=80)
+    target = np.array([seq[:, 0].sum() for seq in X])
+    reg = RNNRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01, random_state=0)
+    losses = []
+    for _ in range(15):
+        reg.partial_fit(X, target)
+        losses.append(reg.loss_)
+    assert reg.n_iter_ == 15 and reg.t_ == 15 * len(X)
+    assert losses[-1] < 0.8 * losses[0]
+    with pytest.raises(ValueError, match="X has 3 features"):
+        reg.partial_fit([np.ones((4, 3))], [1.0])
