@@ -263,6 +263,12 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         return _check_sample_weight(sample_weight, seqs.lengths, dtype=np.float64,
                                     ensure_non_negative=True)
 
+    def _step_weights(self, sample_weight, seqs):
+        """Each sequence's weight repeated for each of its valid steps (None stays None)."""
+        if sample_weight is None:
+            return None
+        return np.repeat(self._sample_weight(sample_weight, seqs), seqs.lengths)
+
     def _per_step_targets(self, y, seqs, what):
         """Per-step targets as a list of (T_i, ...) arrays aligned with the sequences."""
         n = len(seqs)
@@ -953,8 +959,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         y_true = _check_regression_targets(np.concatenate(
             self._per_step_targets(y, seqs, "target")), seqs.lengths.sum())
         y_pred = self._predict_linked(seqs).reshape(y_true.shape)
-        weights = None if sample_weight is None else np.repeat(
-            self._sample_weight(sample_weight, seqs), seqs.lengths)
+        weights = self._step_weights(sample_weight, seqs)
         return r2_score(y_true, y_pred, sample_weight=weights)
 
     def __sklearn_tags__(self):
@@ -1218,8 +1223,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         seqs = self._checked_sequences(X)
         y_true = np.concatenate(self._per_step_targets(y, seqs, "label"))
         y_pred = self._decode(self._predict_linked(seqs))
-        weights = None if sample_weight is None else np.repeat(
-            self._sample_weight(sample_weight, seqs), seqs.lengths)
+        weights = self._step_weights(sample_weight, seqs)
         return accuracy_score(y_true, y_pred, sample_weight=weights)
 
     def __sklearn_tags__(self):

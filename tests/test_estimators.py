@@ -431,3 +431,21 @@ def test_regressor_partial_fit_trains_one_epoch_per_call():
     assert losses[-1] < 0.8 * losses[0]
     with pytest.raises(ValueError, match="X has 3 features"):
         reg.partial_fit([np.ones((4, 3))], [1.0])
+
+
+def test_per_step_score_weights_every_step_by_its_sequence():
+    from sklearn.metrics import accuracy_score, r2_score
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(t, 1)) for t in (3, 5, 4)]
+    weights = np.array([1.0, 2.0, 0.5])
+    per_step = np.repeat(weights, [3, 5, 4])
+    y = [seq[:, 0] for seq in X]
+    reg = RNNRegressor(return_sequences=True, **FAST).fit(X, y)
+    expected = r2_score(np.concatenate(y), np.concatenate(reg.predict(X)), sample_weight=per_step)
+    assert reg.score(X, y, sample_weight=weights) == pytest.approx(expected)
+    labels = [(seq[:, 0] > 0).astype(int) for seq in X]
+    clf = RNNClassifier(return_sequences=True, **FAST).fit(X, labels)
+    expected = accuracy_score(np.concatenate(labels), np.concatenate(clf.predict(X)),
+                              sample_weight=per_step)
+    assert clf.score(X, labels, sample_weight=weights) == pytest.approx(expected)
