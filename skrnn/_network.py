@@ -146,6 +146,30 @@ def _reverse_in_time(x, reversal):
     return x[reversal, np.arange(x.shape[1])]
 
 
+def _run_directions(spec, x, reversal, run_direction):
+    """One layer's directions over time-major input ``x`` (T, B, F).
+
+    ``run_direction(suffix, x_dir)`` runs one direction and returns its hidden states
+    (T, B, H) in its own time order; the reverse direction reads each sequence backwards
+    from its last valid step.
+
+    Returns
+    -------
+    out : ndarray (T, B, H * n_directions)
+        The directions' outputs in time order, concatenated (forward, then reverse).
+    finals : list of ndarray (B, H)
+        Each direction's final state.
+    """
+    outputs, finals = [], []
+    for suffix in spec.suffixes:
+        x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+        h = run_direction(suffix, x_dir)
+        outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
+        finals.append(h[-1])
+    out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+    return out, finals
+
+
 class Workspace:
     """Arrays reused from one training step to the next.
 
@@ -406,18 +430,15 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace):
     x = params["embedding.weight"][data] if spec.vocab_size is not None else data
     layers = []
     for layer in range(len(spec.hidden_layer_sizes)):
-        directions = []
-        outputs = []
-        finals = []
-        for suffix in spec.suffixes:
-            weights = _layer_weights(params, layer, suffix)
-            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
-            h, cell_cache = cell_forward(spec.cell, weights, x_dir, lengths, use_relu,
-                                         workspace.scope((layer, suffix)))
+        directions = []  # each direction's cache, for backward
+
+        def run_direction(suffix, x_dir):
+            h, cell_cache = cell_forward(spec.cell, _layer_weights(params, layer, suffix), x_dir,
+                                         lengths, use_relu, workspace.scope((layer, suffix)))
             directions.append(cell_cache)
-            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
-            finals.append(h[T - 1])
-        out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+            return h
+
+        out, finals = _run_directions(spec, x, reversal, run_direction)
         mask = None if layer_masks is None else layer_masks[layer]
         if mask is not None:
             out = out * mask
@@ -546,9 +567,8 @@ def _predict_chunk(spec, params, transposed, data, lengths):
     x = params["embedding.weight"][data] if spec.vocab_size is not None else data
     x = np.ascontiguousarray(x)
     for layer, hidden in enumerate(spec.hidden_layer_sizes):
-        outputs, finals = [], []
-        for suffix in spec.suffixes:
-            x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+
+        def run_direction(suffix, x_dir):
             h = np.empty((T, B, hidden), dtype)
             args = (x_dir, transposed[f"rnn.weight_ih_l{layer}{suffix}"],
                     transposed[f"rnn.weight_hh_l{layer}{suffix}"],
@@ -558,9 +578,9 @@ def _predict_chunk(spec, params, transposed, data, lengths):
                 kernel(*args, spec.activation == "relu", h)
             else:
                 kernel(*args, h)
-            outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
-            finals.append(h[T - 1])
-        x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+            return h
+
+        x, finals = _run_directions(spec, x, reversal, run_direction)
 
     features = x if spec.return_sequences else np.concatenate(finals, axis=1)
     D = features.shape[-1]
