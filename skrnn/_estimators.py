@@ -711,9 +711,9 @@ def _subset(seqs, Y, W, indices):
     return sub, Y[indices], W[indices]
 
 
-def _pad_rows(rows, seqs, fill=0.0):
-    """Rows over valid steps -> (N, T, ...) padded with ``fill``."""
-    out = np.full((len(seqs), seqs.data.shape[1]) + rows.shape[1:], fill, dtype=rows.dtype)
+def _pad_rows(rows, seqs):
+    """Rows over valid steps -> (N, T, ...) zero-padded."""
+    out = np.zeros((len(seqs), seqs.data.shape[1]) + rows.shape[1:], dtype=rows.dtype)
     out[seqs.step_mask()] = rows
     return out
 

@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _network
 
-_CELL_BY_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
+_CELL_BY_GATES = {gates: cell for cell, gates in _network.GATE_MULTIPLIER.items()}
 
 
 def _import_torch():
