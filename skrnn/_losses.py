@@ -11,7 +11,35 @@ over the n rows (samples, or valid steps with per-step targets):
 """
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy import special
+
+from ._backend import array_module
+
+
+class _ArraySpecial:
+    """The four functions of ``scipy.special`` used here, on any array module (CuPy)."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def log_expit(self, x):
+        return -self.xp.logaddexp(0, -x)
+
+    def expit(self, x):
+        return self.xp.exp(self.log_expit(x))
+
+    def log_softmax(self, x, axis):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def softmax(self, x, axis):
+        return self.xp.exp(self.log_softmax(x, axis))
+
+
+def _special(x):
+    """``scipy.special`` for NumPy arrays, the same functions for other array modules."""
+    xp = array_module(x)
+    return special if xp is np else _ArraySpecial(xp)
 
 
 def _normaliser(sample_weight):
@@ -31,17 +59,20 @@ def squared_error(y_true, raw, sample_weight):
 def sigmoid_log_loss(y_true, raw, sample_weight):
     """Binary cross-entropy of independent sigmoid outputs, summed over outputs."""
     # -[y log s(z) + (1 - y) log s(-z)], computed from the logits without overflow
-    per_entry = -(y_true * log_expit(raw) + (1 - y_true) * log_expit(-raw))
+    sp = _special(raw)
+    per_entry = -(y_true * sp.log_expit(raw) + (1 - y_true) * sp.log_expit(-raw))
     loss = float((sample_weight * per_entry.sum(axis=1)).sum() / _normaliser(sample_weight))
-    d_raw = (expit(raw) - y_true) * (sample_weight[:, None] / _normaliser(sample_weight))
+    d_raw = (sp.expit(raw) - y_true) * (sample_weight[:, None] / _normaliser(sample_weight))
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
 def softmax_log_loss(y_true, raw, sample_weight):
     """Categorical cross-entropy of a softmax over the outputs (y_true one-hot)."""
-    per_row = -(y_true * log_softmax(raw, axis=1)).sum(axis=1)
+    sp = _special(raw)
+    per_row = -(y_true * sp.log_softmax(raw, axis=1)).sum(axis=1)
     loss = float((sample_weight * per_row).sum() / _normaliser(sample_weight))
-    d_raw = (softmax(raw, axis=1) - y_true) * (sample_weight[:, None] / _normaliser(sample_weight))
+    d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None]
+                                                  / _normaliser(sample_weight))
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
@@ -50,12 +81,12 @@ def identity(raw):
 
 
 def softmax_link(raw):
-    return softmax(raw, axis=-1)
+    return special.softmax(raw, axis=-1)
 
 
 # name -> (loss with gradient, link from raw output to prediction)
 LOSSES = {
     "squared_error": (squared_error, identity),
-    "sigmoid_log_loss": (sigmoid_log_loss, expit),
+    "sigmoid_log_loss": (sigmoid_log_loss, special.expit),
     "softmax_log_loss": (softmax_log_loss, softmax_link),
 }

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from ._backend import CPU
 from ._parallel import batch_chunks, map_chunks
 
 GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -130,23 +131,23 @@ def init_params(spec, rng, dtype):
     return params
 
 
-def time_reversal_index(lengths, n_steps):
+def time_reversal_index(lengths, n_steps, xp=np):
     """Index (T, B) that reverses each sequence within its own length.
 
     ``x[index, np.arange(B)]`` puts step ``lengths[b] - 1 - t`` of sequence ``b`` at ``t``
     and leaves padded steps where they are. The map is its own inverse.
     """
-    steps = np.arange(n_steps)[:, None]
+    steps = xp.arange(n_steps)[:, None]
     lengths = lengths[None, :]
-    return np.where(steps < lengths, lengths - 1 - steps, steps)
+    return xp.where(steps < lengths, lengths - 1 - steps, steps)
 
 
-def _reverse_in_time(x, reversal):
+def _reverse_in_time(x, reversal, xp=np):
     """Apply ``time_reversal_index`` output to a (T, B, ...) array."""
-    return x[reversal, np.arange(x.shape[1])]
+    return x[reversal, xp.arange(x.shape[1])]
 
 
-def _run_directions(spec, x, reversal, run_direction):
+def _run_directions(spec, x, reversal, run_direction, xp=np):
     """One layer's directions over time-major input ``x`` (T, B, F).
 
     ``run_direction(suffix, x_dir)`` runs one direction and returns its hidden states
@@ -162,11 +163,11 @@ def _run_directions(spec, x, reversal, run_direction):
     """
     outputs, finals = [], []
     for suffix in spec.suffixes:
-        x_dir = x if suffix == "" else _reverse_in_time(x, reversal)
+        x_dir = x if suffix == "" else _reverse_in_time(x, reversal, xp)
         h = run_direction(suffix, x_dir)
-        outputs.append(h if suffix == "" else _reverse_in_time(h, reversal))
+        outputs.append(h if suffix == "" else _reverse_in_time(h, reversal, xp))
         finals.append(h[-1])
-    out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+    out = outputs[0] if len(outputs) == 1 else xp.concatenate(outputs, axis=2)
     return out, finals
 
 
@@ -176,11 +177,13 @@ class Workspace:
     A step allocates tens of megabytes of activations; fresh allocations of that size come
     from the operating system page by page, which cost more than the arithmetic on small
     models. A fit keeps one workspace; everything that must outlive a step (gradients,
-    outputs) is allocated normally. ``Workspace(reuse=False)`` hands out fresh arrays.
+    outputs) is allocated normally. ``Workspace(reuse=False)`` hands out fresh arrays;
+    ``xp`` is the array module they come from (NumPy, or CuPy on a GPU).
     """
 
-    def __init__(self, reuse=True):
+    def __init__(self, reuse=True, xp=np):
         self.reuse = reuse
+        self.xp = xp
         self._arrays = {}
         self._scopes = {}
 
@@ -189,16 +192,16 @@ class Workspace:
         if not self.reuse:
             return self
         if key not in self._scopes:
-            self._scopes[key] = Workspace()
+            self._scopes[key] = Workspace(xp=self.xp)
         return self._scopes[key]
 
     def empty(self, name, shape, dtype):
         if not self.reuse:
-            return np.empty(shape, dtype)
+            return self.xp.empty(shape, dtype)
         size = int(np.prod(shape))
         buffer = self._arrays.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
-            buffer = self._arrays[name] = np.empty(size, dtype)
+            buffer = self._arrays[name] = self.xp.empty(size, dtype)
         return buffer[:size].reshape(shape)
 
     def zeros(self, name, shape, dtype):
@@ -207,14 +210,13 @@ class Workspace:
         return out
 
 
-_FRESH = Workspace(reuse=False)
 
 
 # --------------------------------------------------------------------------------------
 # One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
 
 
-def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=_FRESH):
+def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, backend=CPU):
     """Forward of one direction of one layer over time-major input.
 
     Parameters
@@ -225,8 +227,10 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=_FRESH):
     lengths : ndarray (B,) of int64
     use_relu : bool
         Simple RNN only.
-    workspace : Workspace
-        Where the activations live.
+    workspace : Workspace or None
+        Where the activations live (None: fresh arrays).
+    backend : CPUBackend or StepBackend
+        Runs the time loop; the arrays belong to its array module.
 
     Returns
     -------
@@ -235,31 +239,33 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=_FRESH):
     cache : dict
         What ``cell_backward`` needs.
     """
+    workspace = Workspace(reuse=False, xp=backend.xp) if workspace is None else workspace
     w_ih, w_hh, b_ih, b_hh = weights
     T, B, F = x.shape
     G = w_ih.shape[0]
     H = w_hh.shape[1]
     dtype = w_ih.dtype
     xw = workspace.empty("xw", (T, B, G), dtype)
-    np.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: in the kernel
-    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, G)
+    backend.xp.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: later
+    w_hh_t = workspace.empty("w_hh_t", (H, G), dtype)
+    w_hh_t[...] = w_hh.T
     h = workspace.empty("h", (T, B, H), dtype)
     cache = {"x": x, "h": h}
     if cell == "rnn":
-        _kernels.rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
+        backend.rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
     elif cell == "lstm":
         c = workspace.empty("c", (T, B, H), dtype)
-        _kernels.lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h)  # gates left in xw
+        backend.lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h)  # gates left in xw
         cache.update(gates=xw, c=c)
     else:
         hw_n = workspace.empty("hw_n", (T, B, H), dtype)
-        _kernels.gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h)  # gates left in xw
+        backend.gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h)  # gates left in xw
         cache.update(gates=xw, hw_n=hw_n)
     return h, cache
 
 
-def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=_FRESH,
-                  input_gradient=True):
+def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=None,
+                  input_gradient=True, backend=CPU):
     """Backward of one direction of one layer.
 
     Parameters
@@ -274,21 +280,22 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     d_x : ndarray (T, B, F) or None
     grads : tuple (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh)
     """
+    workspace = Workspace(reuse=False, xp=backend.xp) if workspace is None else workspace
     w_ih, w_hh, _, _ = weights
     x, h = cache["x"], cache["h"]
     T, B, F = x.shape
     G, H = w_hh.shape
     d_gates_ih = workspace.empty("d_gates_ih", (T, B, G), w_ih.dtype)
     if cell == "rnn":
-        _kernels.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_ih)
+        backend.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_ih)
         d_gates_hh = d_gates_ih
     elif cell == "lstm":
-        _kernels.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_ih)
+        backend.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_ih)
         d_gates_hh = d_gates_ih
     else:
         d_gates_hh = workspace.empty("d_gates_hh", (T, B, G), w_ih.dtype)
-        _kernels.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
-                              d_gates_ih, d_gates_hh)
+        backend.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
+                             d_gates_ih, d_gates_hh)
     d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
     d_w_ih = d_gates_ih_2d.T @ x.reshape(T * B, F)
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
@@ -299,8 +306,15 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     d_x = None
     if input_gradient:
         d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
-        np.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
+        backend.xp.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
     return d_x, (d_w_ih, d_w_hh, d_b_ih, d_b_hh)
+
+
+def _copy_into(workspace, name, array):
+    """``array`` copied into the workspace's buffer ``name`` (same shape and dtype)."""
+    out = workspace.empty(name, array.shape, array.dtype)
+    out[...] = array
+    return out
 
 
 def _layer_weights(params, layer, suffix):
@@ -319,24 +333,26 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / dtype.type(1.0 - rate)
 
 
-def draw_dropout_masks(spec, n_steps, batch_size, rng, dtype):
+def draw_dropout_masks(spec, n_steps, batch_size, rng, dtype, backend=CPU):
     """Masks for the outputs of every layer but the last (T, B, D) and for the head's input.
 
-    Drawn for the whole batch before it is split, so a model does not depend on how many
-    threads trained it.
+    Drawn on the host from ``rng`` for the whole batch before it is split, so a model does
+    not depend on how many threads (or which device) trained it.
     """
     n_layers = len(spec.hidden_layer_sizes)
     layer_masks = [
-        _dropout_mask(rng, (n_steps, batch_size, h * spec.n_directions), spec.dropout, dtype)
+        backend.asarray(_dropout_mask(rng, (n_steps, batch_size, h * spec.n_directions),
+                                      spec.dropout, dtype))
         if layer < n_layers - 1 else None
         for layer, h in enumerate(spec.hidden_layer_sizes)
     ]
     head_shape = ((n_steps, batch_size, spec.output_size) if spec.return_sequences
                   else (batch_size, spec.output_size))
-    return layer_masks, _dropout_mask(rng, head_shape, spec.dropout, dtype)
+    return layer_masks, backend.asarray(_dropout_mask(rng, head_shape, spec.dropout, dtype))
 
 
-def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=_FRESH):
+def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=None,
+            backend=CPU):
     """Forward pass of the whole network.
 
     Parameters
@@ -348,8 +364,10 @@ def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=
     training : bool
         Apply dropout (drawn from ``rng``).
     rng : numpy.random.Generator or None
-    workspace : Workspace
-        Reusable activation arrays (training); the default allocates fresh ones.
+    workspace : Workspace or None
+        Reusable activation arrays (training); None allocates fresh ones.
+    backend : CPUBackend or StepBackend
+        Where it runs; ``params``, ``data`` and ``lengths`` belong to its array module.
 
     Returns
     -------
@@ -360,10 +378,15 @@ def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=
     """
     T, B = data.shape[0], lengths.shape[0]
     dtype = params["head.weight"].dtype
+    xp = backend.xp
+    workspace = Workspace(reuse=False, xp=xp) if workspace is None else workspace
     masks = None
     if training and spec.dropout > 0:
-        masks = draw_dropout_masks(spec, T, B, rng, dtype)
-    chunks = batch_chunks(B)
+        masks = draw_dropout_masks(spec, T, B, rng, dtype, backend)
+    # in a buffer of the workspace, so that the time loops read it at a fixed address (GPU
+    # loops are captured once and replayed on the same addresses)
+    lengths = _copy_into(workspace, "lengths", lengths)
+    chunks = backend.chunks(B)
     scopes = [workspace.scope(i) for i in range(len(chunks))]
 
     def run(i):
@@ -374,12 +397,13 @@ def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=
             chunk_masks = ([None if m is None else m[:, chunk] for m in layer_masks],
                            head_mask[:, chunk] if spec.return_sequences else head_mask[chunk])
         return _forward_chunk(spec, params, data[:, chunk], lengths[chunk], chunk_masks,
-                              scopes[i])
+                              scopes[i], backend)
 
-    results = map_chunks(run, list(range(len(chunks))))
+    results = backend.map_chunks(run, list(range(len(chunks))))
     axis = 1 if spec.return_sequences else 0
-    output = results[0][0] if len(results) == 1 else np.concatenate([r[0] for r in results], axis)
-    return output, {"chunks": chunks, "caches": [r[1] for r in results], "scopes": scopes}
+    output = results[0][0] if len(results) == 1 else xp.concatenate([r[0] for r in results], axis)
+    return output, {"chunks": chunks, "caches": [r[1] for r in results], "scopes": scopes,
+                    "backend": backend}
 
 
 def backward(spec, params, cache, d_output, input_gradient=False):
@@ -401,15 +425,16 @@ def backward(spec, params, cache, d_output, input_gradient=False):
         Gradient with respect to the float input (None unless asked for, or with an
         embedding).
     """
-    chunks = cache["chunks"]
+    chunks, backend = cache["chunks"], cache["backend"]
+    xp = backend.xp
 
     def run(i):
         chunk = chunks[i]
         d_chunk = d_output[:, chunk] if spec.return_sequences else d_output[chunk]
-        return _backward_chunk(spec, params, cache["caches"][i], np.ascontiguousarray(d_chunk),
-                               cache["scopes"][i], input_gradient)
+        return _backward_chunk(spec, params, cache["caches"][i], xp.ascontiguousarray(d_chunk),
+                               cache["scopes"][i], input_gradient, backend)
 
-    results = map_chunks(run, list(range(len(chunks))))
+    results = backend.map_chunks(run, list(range(len(chunks))))
     grads = results[0][0]
     for other, _ in results[1:]:  # summed in chunk order: deterministic
         for name in grads:
@@ -417,14 +442,15 @@ def backward(spec, params, cache, d_output, input_gradient=False):
     if spec.vocab_size is not None or not input_gradient:
         return grads, None
     d_inputs = [r[1] for r in results]
-    return grads, d_inputs[0] if len(d_inputs) == 1 else np.concatenate(d_inputs, axis=1)
+    return grads, d_inputs[0] if len(d_inputs) == 1 else xp.concatenate(d_inputs, axis=1)
 
 
-def _forward_chunk(spec, params, data, lengths, masks, workspace):
+def _forward_chunk(spec, params, data, lengths, masks, workspace, backend):
     """Forward pass over one chunk of the batch; ``masks`` from ``draw_dropout_masks``."""
     T = data.shape[0]
+    xp = backend.xp
     use_relu = spec.activation == "relu"
-    reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
+    reversal = time_reversal_index(lengths, T, xp) if spec.bidirectional else None
     layer_masks, head_mask = masks if masks is not None else (None, None)
 
     x = params["embedding.weight"][data] if spec.vocab_size is not None else data
@@ -434,11 +460,12 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace):
 
         def run_direction(suffix, x_dir):
             h, cell_cache = cell_forward(spec.cell, _layer_weights(params, layer, suffix), x_dir,
-                                         lengths, use_relu, workspace.scope((layer, suffix)))
+                                         lengths, use_relu, workspace.scope((layer, suffix)),
+                                         backend)
             directions.append(cell_cache)
             return h
 
-        out, finals = _run_directions(spec, x, reversal, run_direction)
+        out, finals = _run_directions(spec, x, reversal, run_direction, xp)
         mask = None if layer_masks is None else layer_masks[layer]
         if mask is not None:
             out = out * mask
@@ -446,7 +473,7 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace):
         x = out
 
     # the head reads every step, or the final state of each direction: (T, B, D) or (B, D)
-    features = x if spec.return_sequences else np.concatenate(finals, axis=1)
+    features = x if spec.return_sequences else xp.concatenate(finals, axis=1)
     if head_mask is not None:
         features = features * head_mask
     output = features @ params["head.weight"].T + params["head.bias"]
@@ -455,8 +482,9 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace):
     return output, cache
 
 
-def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient):
+def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient, backend):
     """Backward pass over one chunk: (grads, d_input) as ``backward`` returns them."""
+    xp = backend.xp
     lengths, reversal = cache["lengths"], cache["reversal"]
     T = cache["data"].shape[0]
     B = lengths.shape[0]
@@ -489,30 +517,31 @@ def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient):
             if d_out is None:
                 d_h = scope.zeros("d_h", (T, B, H), dtype)
             else:
-                d_h = np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H])
+                d_h = d_out[:, :, d * H:(d + 1) * H]
                 if suffix:
-                    d_h = _reverse_in_time(d_h, reversal)
+                    d_h = _reverse_in_time(d_h, reversal, xp)
+                d_h = _copy_into(scope, "d_h", d_h)
             if d_final is not None:
                 d_h[T - 1] += d_final[:, d * H:(d + 1) * H]
             weights = _layer_weights(params, layer, suffix)
             needs_d_x = layer > 0 or input_gradient or spec.vocab_size is not None
             d_x_dir, layer_grads = cell_backward(spec.cell, weights,
                                                  layer_cache["directions"][d], d_h, lengths,
-                                                 use_relu, scope, needs_d_x)
+                                                 use_relu, scope, needs_d_x, backend)
             for kind, grad in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), layer_grads):
                 grads[f"rnn.{kind}_l{layer}{suffix}"] = grad
             if d_x_dir is None:
                 continue
             if suffix:
-                d_x_dir = _reverse_in_time(d_x_dir, reversal)
+                d_x_dir = _reverse_in_time(d_x_dir, reversal, xp)
             d_x = d_x_dir if d_x is None else d_x + d_x_dir
         d_out, d_final = d_x, None
 
     d_input = d_out
     if spec.vocab_size is not None:
-        d_embedding = np.zeros_like(params["embedding.weight"])
-        _kernels.embedding_backward(cache["data"], lengths, np.ascontiguousarray(d_input),
-                                    d_embedding)
+        d_embedding = xp.zeros_like(params["embedding.weight"])
+        backend.embedding_backward(cache["data"], lengths, xp.ascontiguousarray(d_input),
+                                   d_embedding)
         grads["embedding.weight"] = d_embedding
         d_input = None
     return {name: grads[name] for name in params}, d_input
@@ -532,7 +561,7 @@ def transposed_weights(params):
             if name.startswith("rnn.weight") or name == "head.weight"}
 
 
-def predict(spec, params, data, lengths, transposed=None):
+def predict(spec, params, data, lengths, transposed=None, backend=CPU):
     """The head's raw output, as ``forward`` computes it without dropout.
 
     Parameters
@@ -543,12 +572,18 @@ def predict(spec, params, data, lengths, transposed=None):
     lengths : ndarray (B,) of int64
     transposed : dict of ndarray or None
         ``transposed_weights(params)``, when the caller keeps it between calls.
+    backend : CPUBackend or StepBackend
+        Off the CPU, prediction is the training forward pass without dropout, on the
+        backend's arrays (its result then depends on the batch only through the device's
+        matrix-product kernels).
 
     Returns
     -------
     output : ndarray (B, n_outputs), or (T, B, n_outputs) with ``return_sequences``
         Bit-identical for a sequence whatever the other sequences in ``data``.
     """
+    if backend is not CPU:
+        return forward(spec, params, data, lengths, backend=backend)[0]
     if transposed is None:
         transposed = transposed_weights(params)
     chunks = batch_chunks(lengths.shape[0])

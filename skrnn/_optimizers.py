@@ -7,6 +7,9 @@ tensors a cell has.
 
 import numpy as np
 
+from ._backend import array_module
+from ._kernels import _cuda
+
 
 class BaseOptimizer:
     """Shared bookkeeping: the learning rate, and the 'adaptive' schedule's division by 5."""
@@ -22,6 +25,13 @@ class BaseOptimizer:
     def step(self, params, grads):
         raise NotImplementedError
 
+    def move_state(self, convert):
+        """Apply ``convert`` to every state array (to move it to or from a device)."""
+        for attribute in ("velocities", "ms", "vs"):
+            state = getattr(self, attribute, None)
+            if state is not None:
+                setattr(self, attribute, {name: convert(v) for name, v in state.items()})
+
 
 class SGD(BaseOptimizer):
     """Stochastic gradient descent with (Nesterov) momentum, as MLP's ``SGDOptimizer``."""
@@ -36,6 +46,10 @@ class SGD(BaseOptimizer):
         lr = params_dtype_scalar(params, self.learning_rate)
         for name, value in params.items():
             velocity = self.velocities[name]
+            if array_module(value) is not np:  # on a GPU: one fused kernel
+                _cuda.fused_update("nesterov" if self.nesterov else "sgd", grads[name],
+                                   (lr, self.momentum), (value, velocity))
+                continue
             velocity *= self.momentum
             velocity -= lr * grads[name]
             if self.nesterov:
@@ -60,6 +74,10 @@ class Adam(BaseOptimizer):
               / (1 - self.beta_1 ** self.t))
         for name, value in params.items():
             m, v, g = self.ms[name], self.vs[name], grads[name]
+            if array_module(value) is not np:  # on a GPU: one fused kernel
+                _cuda.fused_update("adam", g, (lr, self.beta_1, self.beta_2, self.epsilon),
+                                   (value, m, v))
+                continue
             m *= self.beta_1
             m += (1 - self.beta_1) * g
             v *= self.beta_2
@@ -86,6 +104,10 @@ class RMSprop(BaseOptimizer):
         lr = params_dtype_scalar(params, self.learning_rate)
         for name, value in params.items():
             v, g = self.vs[name], grads[name]
+            if array_module(value) is not np:  # on a GPU: one fused kernel
+                _cuda.fused_update("rmsprop", g, (lr, self.beta_2, correction, self.epsilon),
+                                   (value, v))
+                continue
             v *= self.beta_2
             v += (1 - self.beta_2) * (g * g)
             value -= lr * g / (np.sqrt(v / correction) + self.epsilon)
@@ -107,9 +129,28 @@ def make_optimizer(solver, params, estimator):
     return RMSprop(params, estimator.learning_rate_init, estimator.beta_2, estimator.epsilon)
 
 
+def _flat(arrays, xp):
+    """All arrays as one flat device array (one kernel, instead of one per array)."""
+    return xp.concatenate([a.ravel() for a in arrays])
+
+
 def global_norm(grads):
-    """Euclidean norm of all gradients together (computed in float64)."""
-    return float(np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads.values())))
+    """Euclidean norm of all gradients together (one device sync on a GPU)."""
+    grads = list(grads.values())
+    xp = array_module(grads[0])
+    if xp is not np:
+        flat = _flat(grads, xp)
+        return float(xp.sqrt(xp.vdot(flat, flat)))
+    return float(np.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in grads)))
+
+
+def all_finite(arrays):
+    """True when no array holds a NaN or an infinity (one device sync on a GPU)."""
+    arrays = list(arrays)
+    xp = array_module(arrays[0])
+    if xp is not np:
+        return bool(xp.isfinite(_flat(arrays, xp)).all())
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 def clip_by_global_norm(grads, max_norm):

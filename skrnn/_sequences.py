@@ -64,6 +64,37 @@ class Sequences:
         """(N, T) bool: True at valid steps."""
         return np.arange(self.data.shape[1])[None, :] < self.lengths[:, None]
 
+    def to(self, backend):
+        """These sequences where ``backend`` computes: themselves on the CPU, else a copy of
+        the padded data and lengths on the device, made once, from which batches are cut."""
+        if not backend.on_device and backend.xp is np:
+            return self
+        return DeviceSequences(backend.asarray(self.data), self.lengths,
+                               backend.asarray(self.lengths), backend.xp)
+
+
+class DeviceSequences:
+    """``Sequences`` whose data lives on a device; ``batch`` returns device arrays.
+
+    The host keeps the lengths, from which the batches and their step counts are planned.
+    """
+
+    def __init__(self, data, lengths, device_lengths, xp):
+        self.data = data
+        self.lengths = lengths
+        self._device_lengths = device_lengths
+        self._xp = xp
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+    def batch(self, indices):
+        """As ``Sequences.batch``, cut on the device (only ``indices`` goes over)."""
+        n_steps = int(self.lengths[indices].max())
+        rows = self._xp.asarray(indices)
+        data = self._xp.ascontiguousarray(self._xp.swapaxes(self.data[rows, :n_steps], 0, 1))
+        return data, self._device_lengths[rows]
+
 
 def _is_sequence_list(X):
     return isinstance(X, (list, tuple))

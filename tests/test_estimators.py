@@ -189,9 +189,9 @@ def test_early_stopping_restores_the_best_weights(monkeypatch):
     snapshots = []  # weights after each epoch, recorded when its validation score is taken
     original = RNNClassifier._update_no_improvement_count
 
-    def spy(self, val):
+    def spy(self, val, backend):
         snapshots.append({k: v.copy() for k, v in self.params_.items()})
-        return original(self, val)
+        return original(self, val, backend)
 
     monkeypatch.setattr(RNNClassifier, "_update_no_improvement_count", spy)
     clf = RNNClassifier(hidden_layer_sizes=(8,), early_stopping=True, validation_fraction=0.2,

@@ -1,0 +1,429 @@
+"""Where the network runs: the Numba engine on the CPU, or a step loop on an array module.
+
+``_network`` orchestrates a layer the same way on every backend: the input projection of
+all steps is one matrix product, the backend runs the time loop, and the weight gradients
+are one matrix product each after it. A backend supplies the array module (``xp``), how a
+batch is split into chunks, and the time loops, with the signatures of the Numba kernels.
+
+- ``CPU``: the Numba kernels of ``_kernels``; the batch split into one chunk per thread.
+- ``StepBackend``: the time loop in Python, one recurrent matrix product and one fused step
+  function per step. On CuPy (``cuda_backend``) the steps are CUDA kernels, the products
+  cuBLAS calls, and each loop is captured once as a CUDA graph and replayed, so that a
+  step costs no Python. On NumPy (``numpy_step_backend``) the steps are the reference
+  functions of ``_kernels._steps``: the tests run the GPU path's orchestration that way
+  on machines without a GPU.
+"""
+
+import contextlib
+import sys
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from . import _kernels
+from ._kernels import _steps
+from ._parallel import batch_chunks, map_chunks, single_threaded_blas
+
+
+def array_module(a):
+    """``cupy`` for a CuPy array (without importing CuPy otherwise), else ``numpy``."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy
+    return np
+
+
+class CPUBackend:
+    """The Numba engine: kernels on NumPy arrays, one batch chunk per thread."""
+
+    name = "cpu"
+    xp = np
+    on_device = False
+
+    rnn_forward = staticmethod(_kernels.rnn_forward)
+    rnn_backward = staticmethod(_kernels.rnn_backward)
+    lstm_forward = staticmethod(_kernels.lstm_forward)
+    lstm_backward = staticmethod(_kernels.lstm_backward)
+    gru_forward = staticmethod(_kernels.gru_forward)
+    gru_backward = staticmethod(_kernels.gru_backward)
+    embedding_backward = staticmethod(_kernels.embedding_backward)
+
+    chunks = staticmethod(batch_chunks)
+    map_chunks = staticmethod(map_chunks)
+
+    @staticmethod
+    def asarray(a):
+        return np.asarray(a)
+
+    @staticmethod
+    def to_numpy(a):
+        return np.asarray(a)
+
+    @staticmethod
+    def training_context():
+        """Held during a fit: skrnn's batch-chunk threads own the cores."""
+        return single_threaded_blas()
+
+    def release_memory(self):
+        pass
+
+
+CPU = CPUBackend()
+
+
+class GraphCache:
+    """Time loops captured once and replayed, keyed by everything a loop reads.
+
+    The key of a loop is its name, its flags, and the address, shape, strides and dtype of
+    every array it reads or writes; its scratch arrays belong to the cache entry. Replaying
+    a captured loop on the same key is therefore the same computation. A key seen once runs
+    eagerly; the second time it is captured (by ``capture(body)``, which returns a function
+    that replays it) and from then on replayed. The oldest entries are dropped beyond
+    ``max_size``. If capturing fails, the cache switches itself off and runs eagerly.
+    """
+
+    _SEEN = object()
+
+    def __init__(self, capture, pointer, max_size=128):
+        self._capture = capture
+        self._pointer = pointer
+        self.max_size = max_size
+        self.enabled = True
+        self._entries = OrderedDict()
+        self.n_captured = 0
+        self.n_replayed = 0
+
+    def key(self, name, flags, arrays):
+        return (name, flags) + tuple((self._pointer(a), a.shape, a.strides, a.dtype.str)
+                                     for a in arrays)
+
+    def run(self, key, body, make_scratch):
+        """Run ``body(scratch)`` for ``key``: eagerly, by capturing it, or by a replay."""
+        if not self.enabled:
+            body(make_scratch())
+            return
+        entry = self._entries.get(key)
+        if entry is None:
+            self._entries[key] = self._SEEN
+            self._evict()
+            body(make_scratch())
+            return
+        if entry is self._SEEN:
+            scratch = make_scratch()
+            try:
+                replay = self._capture(lambda: body(scratch))
+            except Exception as error:  # noqa: BLE001 (any failure: fall back to eager)
+                self.enabled = False
+                self._entries.clear()
+                warnings.warn(f"skrnn could not capture a CUDA graph ({error!r}); the time "
+                              "loops run step by step from now on.", RuntimeWarning)
+                body(scratch)
+                return
+            entry = self._entries[key] = (replay, scratch)
+            self.n_captured += 1
+        self._entries.move_to_end(key)
+        self.n_replayed += 1
+        entry[0]()
+
+    def _evict(self):
+        while len(self._entries) > self.max_size:
+            self._entries.popitem(last=False)
+
+    def clear(self):
+        self._entries.clear()
+
+
+class StepBackend:
+    """Time loops in Python over an array module: per step, one product and one step call.
+
+    Parameters
+    ----------
+    name : str
+    xp : module
+        ``numpy`` or ``cupy``.
+    steps : object
+        The step functions of ``_kernels._steps`` (or their CUDA twins, ``CudaSteps``).
+    graphs : GraphCache or None
+        Captures and replays whole loops (CUDA graphs); None runs every step from Python.
+    """
+
+    on_device = False
+
+    def __init__(self, name, xp, steps, graphs=None):
+        self.name = name
+        self.xp = xp
+        self.steps = steps
+        self.graphs = graphs
+
+    # -- what the orchestration asks of a backend
+
+    @staticmethod
+    def chunks(n_samples):
+        return [slice(0, n_samples)]  # one chunk: the device parallelises within a step
+
+    @staticmethod
+    def map_chunks(fn, items):
+        return [fn(item) for item in items]
+
+    def asarray(self, a):
+        return self.xp.asarray(a)
+
+    def to_numpy(self, a):
+        return np.asarray(a)
+
+    def training_context(self):
+        return contextlib.nullcontext()
+
+    def release_memory(self):
+        pass
+
+    def gemm(self, a, b, out):
+        """``out = a @ b`` for C-contiguous 2-D arrays."""
+        self.xp.matmul(a, b, out=out)
+
+    def _loop(self, name, flags, arrays, body, scratch_shapes, dtype):
+        def make_scratch():
+            return [self.xp.empty(shape, dtype) for shape in scratch_shapes]
+
+        if self.graphs is None:
+            body(make_scratch())
+        else:
+            self.graphs.run(self.graphs.key(name, flags, arrays), body, make_scratch)
+
+    # -- the time loops, with the signatures of the Numba kernels
+
+    def rnn_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
+        T, B, H = h.shape
+
+        def body(scratch):
+            zeros, hw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
+            zeros.fill(0)
+            for t in range(T):
+                h_prev = zeros if t == 0 else h[t - 1]
+                self.gemm(h_prev, w_hh_t, hw)
+                self.steps.rnn_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
+                                            use_relu, h[t])
+
+        self._loop("rnn_forward", bool(use_relu), (xw, w_hh_t, b_ih, b_hh, lengths, h), body,
+                   [(B, H), (B, H)], h.dtype)
+
+    def rnn_backward(self, d_h, h, w_hh, lengths, use_relu, d_pre):
+        T, B, H = h.shape
+
+        def body(scratch):
+            d_h_rec, d_carry = scratch  # (B, H) each, gradients reaching h[t] from t + 1
+            d_h_rec.fill(0)
+            d_carry.fill(0)
+            for t in range(T - 1, -1, -1):
+                self.steps.rnn_backward_step(t, d_h[t], d_h_rec, d_carry, h[t], lengths,
+                                             use_relu, d_pre[t])
+                if t > 0:
+                    self.gemm(d_pre[t], w_hh, d_h_rec)
+
+        self._loop("rnn_backward", bool(use_relu), (d_h, h, w_hh, lengths, d_pre), body,
+                   [(B, H), (B, H)], h.dtype)
+
+    def lstm_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, c, h):
+        T, B, G = xw.shape
+        H = G // 4
+
+        def body(scratch):
+            zeros, hw = scratch  # zeros (B, H): h_0 and c_0; hw (B, 4H)
+            zeros.fill(0)
+            for t in range(T):
+                h_prev = zeros if t == 0 else h[t - 1]
+                c_prev = zeros if t == 0 else c[t - 1]
+                self.gemm(h_prev, w_hh_t, hw)
+                self.steps.lstm_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, c_prev,
+                                             h_prev, c[t], h[t])
+
+        self._loop("lstm_forward", (), (xw, w_hh_t, b_ih, b_hh, lengths, c, h), body,
+                   [(B, H), (B, G)], xw.dtype)
+
+    def lstm_backward(self, d_h, gates, c, w_hh, lengths, d_gates):
+        T, B, G = gates.shape
+        H = G // 4
+
+        def body(scratch):
+            zeros, d_h_rec, d_carry, d_c = scratch  # (B, H) each
+            for a in scratch:
+                a.fill(0)
+            for t in range(T - 1, -1, -1):
+                c_prev = zeros if t == 0 else c[t - 1]
+                self.steps.lstm_backward_step(t, d_h[t], d_h_rec, d_carry, d_c, gates[t],
+                                              c[t], c_prev, lengths, d_gates[t])
+                if t > 0:
+                    self.gemm(d_gates[t], w_hh, d_h_rec)
+
+        self._loop("lstm_backward", (), (d_h, gates, c, w_hh, lengths, d_gates), body,
+                   [(B, H)] * 4, gates.dtype)
+
+    def gru_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
+        T, B, G = xw.shape
+        H = G // 3
+
+        def body(scratch):
+            zeros, hw = scratch  # zeros (B, H): h_0; hw (B, 3H) without bias
+            zeros.fill(0)
+            for t in range(T):
+                h_prev = zeros if t == 0 else h[t - 1]
+                self.gemm(h_prev, w_hh_t, hw)
+                self.steps.gru_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
+                                            hw_n[t], h[t])
+
+        self._loop("gru_forward", (), (xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h), body,
+                   [(B, H), (B, G)], xw.dtype)
+
+    def gru_backward(self, d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
+        T, B, G = gates.shape
+        H = G // 3
+
+        def body(scratch):
+            zeros, d_h_rec, d_carry = scratch  # (B, H) each
+            for a in scratch:
+                a.fill(0)
+            for t in range(T - 1, -1, -1):
+                h_prev = zeros if t == 0 else h[t - 1]
+                self.steps.gru_backward_step(t, d_h[t], d_h_rec, d_carry, gates[t], hw_n[t],
+                                             h_prev, lengths, d_gates_ih[t], d_gates_hh[t])
+                if t > 0:
+                    self.gemm(d_gates_hh[t], w_hh, d_h_rec)
+
+        self._loop("gru_backward", (),
+                   (d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh), body,
+                   [(B, H)] * 3, gates.dtype)
+
+    def embedding_backward(self, ids, lengths, d_x, d_weight):
+        self.steps.embedding_backward(ids, lengths, d_x, d_weight)
+
+
+def numpy_step_backend(graphs=False):
+    """The GPU path's loops on NumPy with the reference steps (for tests and debugging).
+
+    ``graphs=True`` adds a ``GraphCache`` whose 'capture' records the loop body and whose
+    replay calls it again on the same arrays, to test the cache's keying on the CPU.
+    """
+    cache = None
+    if graphs:
+        cache = GraphCache(capture=lambda body: body,
+                           pointer=lambda a: a.__array_interface__["data"][0])
+    return StepBackend("numpy-steps", np, _steps, cache)
+
+
+# -------------------------------------------------------------------------------- CUDA
+
+class CudaBackend(StepBackend):
+    """CuPy arrays, CUDA step kernels, cuBLAS products and CUDA-graph replay of each loop.
+
+    One per process. Its work goes to a stream of its own, entered by
+    ``training_context``: graph capture needs a stream other than the default one, and
+    loops run on the default stream are never captured. Without the ctypes route to
+    cuBLAS (``Cublas``), products go through CuPy and loops are not captured.
+    """
+
+    on_device = True
+
+    def __init__(self):
+        import cupy
+
+        from ._kernels._cuda import Cublas, CudaSteps
+
+        self._cupy = cupy
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        try:
+            self._cublas = Cublas()
+        except Exception as error:  # noqa: BLE001 (no usable cuBLAS library: CuPy's route)
+            warnings.warn(f"skrnn calls cuBLAS through CuPy ({error!r}): the time loops are "
+                          "not captured as CUDA graphs and run step by step.", RuntimeWarning)
+            self._cublas = None
+        graphs = None
+        if self._cublas is not None:
+            graphs = GraphCache(capture=self._capture, pointer=lambda a: a.data.ptr)
+        super().__init__("cuda", cupy, CudaSteps(), graphs)
+
+    def asarray(self, a):
+        with self.stream:
+            return self._cupy.asarray(a)
+
+    def to_numpy(self, a):
+        if isinstance(a, self._cupy.ndarray):
+            return self._cupy.asnumpy(a, stream=self.stream, blocking=True)
+        return np.asarray(a)
+
+    def training_context(self):
+        return self.stream
+
+    def release_memory(self):
+        """Give cached device memory back (GridSearchCV's workers share one GPU)."""
+        self.stream.synchronize()
+        if self.graphs is not None:
+            self.graphs.clear()
+        self._cupy.get_default_memory_pool().free_all_blocks()
+
+    def gemm(self, a, b, out):
+        if self._cublas is None:
+            self._cupy.matmul(a, b, out=out)
+        else:
+            self._cublas.gemm(a, b, out)
+
+    def _loop(self, name, flags, arrays, body, scratch_shapes, dtype):
+        if self._cupy.cuda.get_current_stream().ptr == 0:  # default stream: no capture
+            body([self.xp.empty(shape, dtype) for shape in scratch_shapes])
+            return
+        super()._loop(name, flags, arrays, body, scratch_shapes, dtype)
+
+    def _capture(self, body):
+        stream = self._cupy.cuda.get_current_stream()
+        stream.begin_capture()
+        try:
+            body()
+        finally:
+            graph = stream.end_capture()
+        return lambda: graph.launch(self._cupy.cuda.get_current_stream())
+
+
+_cuda_lock = threading.Lock()
+_cuda_backend = None
+_cuda_error = None
+
+
+def cuda_backend():
+    """The process's CUDA backend; ``ValueError`` saying why when there is none."""
+    global _cuda_backend, _cuda_error
+    with _cuda_lock:
+        if _cuda_backend is None and _cuda_error is None:
+            _cuda_error = _cuda_unavailable_reason()
+            if _cuda_error is None:
+                _cuda_backend = CudaBackend()
+    if _cuda_backend is None:
+        raise ValueError(f"device='cuda' is not available: {_cuda_error} Use device='cpu', "
+                         "or device='auto' to use a GPU only when there is one.")
+    return _cuda_backend
+
+
+def cuda_available():
+    """True when CuPy is installed and sees at least one CUDA GPU."""
+    try:
+        cuda_backend()
+    except ValueError:
+        return False
+    return True
+
+
+def _cuda_unavailable_reason():
+    try:
+        import cupy
+    except ImportError:
+        return ("CuPy is not installed (pip install 'skrnn[cuda]' for CUDA 12, or "
+                "'skrnn[cuda13]' for CUDA 13).")
+    except Exception as error:  # noqa: BLE001 (a broken CuPy install)
+        return f"CuPy failed to import ({error!r})."
+    try:
+        n_devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # noqa: BLE001 (no driver, no device)
+        return f"CuPy sees no CUDA device ({error!r})."
+    if n_devices < 1:
+        return "CuPy sees no CUDA device."
+    return None
