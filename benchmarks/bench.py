@@ -17,6 +17,13 @@ Sections, each printed as a table and saved to ``<out>/bench.json``:
 
 With matplotlib installed, ``speed.png`` and ``forecast.png`` go to the same folder.
 ``--quick`` runs a reduced version in well under a minute (used by the test suite).
+
+``--device cuda`` runs instead the GPU section: training time per epoch of
+``RNNRegressor(device="cuda")`` next to the same model in PyTorch on the GPU (cuDNN), hidden
+128-1024 at batch 64 and 256, 100 steps, both in strict float32 (TF32 off), and next to
+skrnn's own CPU path at hidden 128-256; saved to ``<out>/bench_cuda.json``. skrnn's time per
+epoch is the steady state (the difference between fits of different lengths); the fixed
+cost of a fit is reported beside it.
 """
 
 import argparse
@@ -197,6 +204,106 @@ def bench_speed(quick, threads, torch):
                 matmul_peak_gflops=peak, results=records)
 
 
+# ------------------------------------------------------------------------------ GPU section
+
+
+def torch_cuda_epoch_time(cell, X, y, hidden, batch_size, epochs):
+    """Seconds per epoch of the PyTorch twin on the GPU (cuDNN), data moved there once."""
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False  # strict float32, as skrnn computes
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.manual_seed(0)
+    model = torch_model(cell, X.shape[2], hidden).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    X_t, y_t = torch.from_numpy(X).cuda(), torch.from_numpy(y[:, None]).cuda()
+
+    def epoch():
+        for batch in torch.randperm(X_t.shape[0], device="cuda").split(batch_size):
+            optimizer.zero_grad()
+            loss = 0.5 * torch.nn.functional.mse_loss(model(X_t[batch]), y_t[batch])
+            loss.backward()
+            optimizer.step()
+            loss.item()  # skrnn reads each batch's loss back too
+
+    epoch()  # warm-up: cuDNN plans
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / epochs
+
+
+def skrnn_device_epoch_time(cell, X, y, hidden, batch_size, epochs, device):
+    """Seconds per epoch of ``RNNRegressor(device=device).fit`` in steady state, and the
+    fixed cost of a fit (validation, moving the data, capturing the loops): from fits of 1
+    and of 1 + ``epochs`` epochs, after a warm-up fit."""
+    params = dict(cell=cell, hidden_layer_sizes=(hidden,), batch_size=batch_size, tol=0.0,
+                  n_iter_no_change=10 ** 6, random_state=0, device=device)
+
+    def fit_time(max_iter):
+        start = time.perf_counter()
+        RNNRegressor(max_iter=max_iter, **params).fit(X, y)
+        return time.perf_counter() - start
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RNNRegressor(max_iter=1, **params).fit(X[:2 * batch_size], y[:2 * batch_size])
+        one = fit_time(1)
+        more = fit_time(1 + epochs)
+    per_epoch = (more - one) / epochs
+    return per_epoch, one - per_epoch
+
+
+def bench_cuda(quick, torch):
+    steps, features, n_batches = 100, 32, 8
+    hiddens = (128, 512) if quick else (128, 256, 512, 1024)
+    batches = (64,) if quick else (64, 256)
+    cpu_hiddens = () if quick else (128, 256)
+    epochs = 1 if quick else 4
+    rng = np.random.default_rng(0)
+    rows, records = [], []
+    for cell in CELLS:
+        for batch_size in batches:
+            n = n_batches * batch_size
+            X = rng.standard_normal((n, steps, features)).astype(np.float32)
+            y = X[:, :, 0].mean(axis=1).astype(np.float32)
+            for hidden in hiddens:
+                ours, fixed = skrnn_device_epoch_time(cell, X, y, hidden, batch_size, epochs,
+                                                      "cuda")
+                record = dict(cell=cell, batch=batch_size, hidden=hidden, skrnn_cuda_s=ours,
+                              skrnn_cuda_fixed_s=fixed)
+                row = [cell, batch_size, hidden, f"{ours * 1e3:.1f}", f"{fixed * 1e3:.0f}"]
+                if torch is not None:
+                    theirs = torch_cuda_epoch_time(cell, X, y, hidden, batch_size, epochs)
+                    record.update(torch_cuda_s=theirs, ratio_to_cudnn=ours / theirs)
+                    row += [f"{theirs * 1e3:.1f}", f"{ours / theirs:.2f}x"]
+                if hidden in cpu_hiddens:
+                    on_cpu, _ = skrnn_device_epoch_time(cell, X, y, hidden, batch_size, 1,
+                                                        "cpu")
+                    record.update(skrnn_cpu_s=on_cpu, gpu_speedup_over_cpu=on_cpu / ours)
+                    row += [f"{on_cpu * 1e3:.0f}", f"{on_cpu / ours:.1f}x"]
+                else:
+                    row += ["-", "-"]
+                rows.append(row)
+                records.append(record)
+                print("  " + "  ".join(str(v) for v in row), flush=True)
+    columns = ["cell", "batch", "hidden", "skrnn cuda ms/epoch", "fixed ms/fit"]
+    if torch is not None:
+        columns += ["torch cudnn ms/epoch", "skrnn/cudnn time"]
+    columns += ["skrnn cpu ms/epoch", "gpu speed-up over cpu"]
+    import cupy
+
+    name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    print_table(f"GPU ({name}): {n_batches} batches x {steps} steps x {features} features per "
+                f"epoch, float32 (TF32 off); estimator-level fit, ms/epoch in steady state "
+                f"(from fits of 1 and {1 + epochs} epochs) and the fixed cost of a fit",
+                columns, rows)
+    return dict(gpu=name, steps=steps, features=features, n_batches=n_batches, epochs=epochs,
+                results=records)
+
+
 # ------------------------------------------------------------------------------ 2. first use
 
 _FIRST_USE_SCRIPT = """
@@ -367,8 +474,12 @@ def main(argv=None):
                         help="folder for bench.json and the plots (default: ./bench_results)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for skrnn and PyTorch alike (default: all cores)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the GPU section only, against PyTorch on the GPU")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.device == "cuda":
+        return main_cuda(args)
 
     try:
         import torch
@@ -393,6 +504,28 @@ def main(argv=None):
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     written = [args.out / "bench.json"] + write_plots(results, args.out)
     print("\nwrote " + ", ".join(str(p) for p in written))
+    return results
+
+
+def main_cuda(args):
+    from skrnn._backend import cuda_backend
+
+    cuda_backend()  # a clear error when there is no GPU
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        if not torch.cuda.is_available():
+            print("PyTorch sees no GPU: skrnn's own figures only.")
+            torch = None
+    except ImportError:
+        torch = None
+    print(f"skrnn {skrnn.__version__}, GPU section; PyTorch "
+          f"{'not available' if torch is None else torch.__version__}"
+          f"{' (quick)' if args.quick else ''}")
+    results = dict(cuda=bench_cuda(args.quick, torch))
+    (args.out / "bench_cuda.json").write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {args.out / 'bench_cuda.json'}")
     return results
 
 
