@@ -29,3 +29,31 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     # the real series is forecastable: every model beats nothing, ridge beats naive
     assert sunspots["ridge on windows"] < sunspots["naive (last value)"]
     assert all(0 < rmse < 60 for rmse in sunspots.values())
+
+
+def test_gpu_section_without_a_gpu_says_why(tmp_path):
+    from skrnn._backend import cuda_available
+
+    if cuda_available():
+        pytest.skip("this machine has a GPU: the GPU section runs (see the gpu test)")
+    completed = subprocess.run([sys.executable, str(BENCH), "--device", "cuda", "--quick",
+                                "--out", str(tmp_path)], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode != 0
+    assert "device='cuda' is not available" in completed.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_quick_gpu_bench_runs_and_writes_json(tmp_path):
+    from skrnn._backend import cuda_available
+
+    if not cuda_available():
+        pytest.skip("no CUDA GPU: CuPy missing or sees no device")
+    completed = subprocess.run([sys.executable, str(BENCH), "--device", "cuda", "--quick",
+                                "--out", str(tmp_path)], capture_output=True, text=True,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((tmp_path / "bench_cuda.json").read_text())["cuda"]["results"]
+    assert {r["cell"] for r in results} == {"rnn", "lstm", "gru"}
+    assert all(r["skrnn_cuda_s"] + r["skrnn_cuda_fixed_s"] > 0 for r in results)

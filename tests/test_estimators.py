@@ -395,13 +395,6 @@ def test_invalid_parameters_are_named(params):
         RNNClassifier(**params).fit(X, y)
 
 
-def test_cuda_device_is_a_clear_error_until_its_backend_lands():
-    X, y = ragged_sign_data(n=20)
-    with pytest.raises(ValueError, match="device='cuda'"):
-        RNNClassifier(device="cuda").fit(X, y)
-    assert RNNClassifier(device="auto", **FAST).fit(X, y).predict(X).shape == (20,)
-
-
 def test_fitted_weights_are_read_only_and_predictions_follow_replaced_weights():
     X, y = ragged_sign_data(n=40)
     reg = RNNRegressor(**FAST).fit(X, y.astype(float))
