@@ -331,6 +331,7 @@ class CudaBackend(StepBackend):
         from ._kernels._cuda import Cublas, CudaSteps
 
         self._cupy = cupy
+        self._lock = threading.RLock()
         self.stream = cupy.cuda.Stream(non_blocking=True)
         try:
             self._cublas = Cublas()
@@ -352,8 +353,12 @@ class CudaBackend(StepBackend):
             return self._cupy.asnumpy(a, stream=self.stream, blocking=True)
         return np.asarray(a)
 
+    @contextlib.contextmanager
     def training_context(self):
-        return self.stream
+        """Held while fitting or predicting: the backend's stream, one thread at a time
+        (the graph cache and the stream are shared; captures must not interleave)."""
+        with self._lock, self.stream:
+            yield
 
     def release_memory(self):
         """Give cached device memory back (GridSearchCV's workers share one GPU)."""

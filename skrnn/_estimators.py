@@ -360,8 +360,7 @@ n_timesteps), or list of arrays
                              "warm_start=False to fit a new network.")
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(seqs, Y, W, early_stopping, rng)
-        backend = self._backend_for(min(self._batch_size(len(train[0]), warn=False),
-                                        len(train[0])))
+        backend = self._backend_for(self._batch_size(len(train[0]), warn=False))
         self.__dict__.pop("_transposed_cache", None)  # the weights are about to change
         _set_writeable(self.params_, True)  # the optimiser updates them in place
         # CPU: skrnn's batch-chunk threads own the cores; GPU: the backend's stream
@@ -461,7 +460,7 @@ n_timesteps), or list of arrays
         batch_size = self._batch_size(n_samples)
         loss_fn = LOSSES[self._loss_name()][0]
         workspace = _network.Workspace(xp=backend.xp)
-        on_device = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
+        where_computed = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
         start_params = _copy_params(self.params_)
         epoch_params = start_params  # weights after the last complete epoch
         finite_params = start_params  # last weights whose forward pass gave a finite loss
@@ -475,7 +474,7 @@ n_timesteps), or list of arrays
                 accumulated_loss = 0.0
                 for indices in batches:
                     evaluated = _copy_params(self.params_)
-                    batch_loss = self._train_batch(*on_device, indices, loss_fn, rng,
+                    batch_loss = self._train_batch(*where_computed, indices, loss_fn, rng,
                                                    workspace, backend)
                     if batch_loss is None:
                         stop = "diverged"
@@ -580,7 +579,7 @@ n_timesteps), or list of arrays
             squares = 0.0
             for name, value in self.params_.items():
                 if name.endswith("weight") or "weight_" in name:
-                    squares = squares + xp.vdot(value.ravel(), value.ravel())
+                    squares = squares + xp.vdot(value.ravel(), value.ravel()).astype(np.float64)
                     grads[name] += value.dtype.type(scale) * value
             loss += 0.5 * scale * float(squares)
         grad_norm = clip_by_global_norm(grads, self.clip_norm)

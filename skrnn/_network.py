@@ -210,8 +210,6 @@ class Workspace:
         return out
 
 
-
-
 # --------------------------------------------------------------------------------------
 # One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
 
@@ -246,7 +244,7 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     H = w_hh.shape[1]
     dtype = w_ih.dtype
     xw = workspace.empty("xw", (T, B, G), dtype)
-    backend.xp.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: later
+    backend.xp.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: in the loop
     w_hh_t = workspace.empty("w_hh_t", (H, G), dtype)
     w_hh_t[...] = w_hh.T
     h = workspace.empty("h", (T, B, H), dtype)

@@ -356,3 +356,20 @@ def test_cuda_grid_search_with_two_workers_shares_the_gpu():
             search.fit(X, y)
         results[n_jobs] = search.cv_results_["mean_test_score"]
     np.testing.assert_allclose(results[1], results[2], atol=1e-9)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_GPU, reason="no CUDA GPU: CuPy missing or sees no device")
+def test_cuda_predict_from_several_threads_matches_one_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = _ragged(300)
+    clf = RNNClassifier(device="cuda", hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    expected = clf.predict_proba(X)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: clf.predict_proba(X), range(8)))
+    for got in results:
+        np.testing.assert_array_equal(got, expected)
