@@ -183,14 +183,17 @@ class StepBackend:
         """``out = a @ b`` for C-contiguous 2-D arrays."""
         self.xp.matmul(a, b, out=out)
 
+    def _can_capture(self):
+        return self.graphs is not None
+
     def _loop(self, name, flags, arrays, body, scratch_shapes, dtype):
         def make_scratch():
             return [self.xp.empty(shape, dtype) for shape in scratch_shapes]
 
-        if self.graphs is None:
-            body(make_scratch())
-        else:
+        if self._can_capture():
             self.graphs.run(self.graphs.key(name, flags, arrays), body, make_scratch)
+        else:
+            body(make_scratch())
 
     # -- the time loops, with the signatures of the Numba kernels
 
@@ -373,11 +376,9 @@ class CudaBackend(StepBackend):
         else:
             self._cublas.gemm(a, b, out)
 
-    def _loop(self, name, flags, arrays, body, scratch_shapes, dtype):
-        if self._cupy.cuda.get_current_stream().ptr == 0:  # default stream: no capture
-            body([self.xp.empty(shape, dtype) for shape in scratch_shapes])
-            return
-        super()._loop(name, flags, arrays, body, scratch_shapes, dtype)
+    def _can_capture(self):
+        # the default stream cannot be captured
+        return self.graphs is not None and self._cupy.cuda.get_current_stream().ptr != 0
 
     def _capture(self, body):
         stream = self._cupy.cuda.get_current_stream()

@@ -27,7 +27,6 @@ from . import _backend, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES
 from ._optimizers import all_finite, clip_by_global_norm, make_optimizer
-from ._parallel import single_threaded_blas
 from ._progress import EpochProgress
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
 from ._version import PICKLE_FORMAT, __version__
@@ -209,6 +208,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                                  f"{self.hidden_layer_sizes!r}.")
         return tuple(int(s) for s in sizes)
 
+    def _check_device(self):
+        """Fail before any work when ``device="cuda"`` and there is no GPU."""
+        if self.device == "cuda":
+            _backend.cuda_backend()
+
     def _backend_for(self, n_batch):
         """The backend for work in batches of ``n_batch`` sequences (see ``device``)."""
         if self.device == "cpu":
@@ -330,8 +334,7 @@ n_timesteps), or list of arrays
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
-        if self.device == "cuda":
-            _backend.cuda_backend()  # fail before any work when there is no GPU
+        self._check_device()
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None.")
@@ -558,7 +561,7 @@ n_timesteps), or list of arrays
         """
         xp = backend.xp
         data, lengths = seqs.batch(indices)
-        rows = indices if backend is _backend.CPU else backend.asarray(indices)
+        rows = backend.asarray(indices)  # on the CPU: ``indices`` itself
         raw, cache = _network.forward(self._spec, self.params_, data, lengths, training=True,
                                       rng=rng, workspace=workspace, backend=backend)
         if self.return_sequences:
@@ -627,13 +630,10 @@ n_timesteps), or list of arrays
             out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
         else:
             out = np.empty((len(seqs), n_outputs), dtype)
-        if backend is not _backend.CPU:
-            with backend.training_context():
-                self._predict_raw_into(seqs, out, backend)
-            return out
-        # one sequence: BLAS would not thread anyway, and limiting it costs more than the call
-        limit = single_threaded_blas() if len(seqs) > 1 else contextlib.nullcontext()
-        with limit:
+        # one sequence on the CPU: BLAS would not thread anyway, and limiting it costs more
+        # than the call
+        one_on_cpu = backend is _backend.CPU and len(seqs) == 1
+        with contextlib.nullcontext() if one_on_cpu else backend.training_context():
             self._predict_raw_into(seqs, out, backend)
         return out
 
@@ -710,8 +710,7 @@ n_timesteps), or list of arrays
 
     def _checked_sequences(self, X):
         check_is_fitted(self, "params_")
-        if self.device == "cuda":
-            _backend.cuda_backend()  # fail before any work when there is no GPU
+        self._check_device()
         return self._validate_sequences(X, reset=False)
 
     def _per_sequence(self, rows, seqs):

@@ -210,6 +210,11 @@ class Workspace:
         return out
 
 
+def _fresh_if_none(workspace, xp):
+    """``workspace``, or a workspace of fresh ``xp`` arrays when it is None."""
+    return Workspace(reuse=False, xp=xp) if workspace is None else workspace
+
+
 # --------------------------------------------------------------------------------------
 # One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
 
@@ -237,7 +242,7 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     cache : dict
         What ``cell_backward`` needs.
     """
-    workspace = Workspace(reuse=False, xp=backend.xp) if workspace is None else workspace
+    workspace = _fresh_if_none(workspace, backend.xp)
     w_ih, w_hh, b_ih, b_hh = weights
     T, B, F = x.shape
     G = w_ih.shape[0]
@@ -278,7 +283,7 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     d_x : ndarray (T, B, F) or None
     grads : tuple (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh)
     """
-    workspace = Workspace(reuse=False, xp=backend.xp) if workspace is None else workspace
+    workspace = _fresh_if_none(workspace, backend.xp)
     w_ih, w_hh, _, _ = weights
     x, h = cache["x"], cache["h"]
     T, B, F = x.shape
@@ -377,7 +382,7 @@ def forward(spec, params, data, lengths, *, training=False, rng=None, workspace=
     T, B = data.shape[0], lengths.shape[0]
     dtype = params["head.weight"].dtype
     xp = backend.xp
-    workspace = Workspace(reuse=False, xp=xp) if workspace is None else workspace
+    workspace = _fresh_if_none(workspace, xp)
     masks = None
     if training and spec.dropout > 0:
         masks = draw_dropout_masks(spec, T, B, rng, dtype, backend)
