@@ -215,7 +215,7 @@ def test_cuda_fit_follows_the_cpu_fit_for_every_kind_of_model(Estimator, extra):
     _check_device_fit(Estimator, extra)
 
 
-def _check_device_fit(Estimator, extra):
+def _check_device_fit(Estimator, extra, loss_rtol=1e-9, param_rtol=1e-8, param_atol=1e-10):
     X, y = _device_fit_data(extra)
     params = dict(dict(hidden_layer_sizes=(6,), max_iter=5, batch_size=16, random_state=0,
                        dtype="float64"), **extra)
@@ -223,10 +223,11 @@ def _check_device_fit(Estimator, extra):
         warnings.simplefilter("ignore")
         on_cpu = Estimator(device="cpu", **params).fit(X, y)
         on_device = Estimator(device="cuda", **params).fit(X, y)
-    assert on_device.loss_curve_ == pytest.approx(on_cpu.loss_curve_, rel=1e-9)
+    assert on_device.loss_curve_ == pytest.approx(on_cpu.loss_curve_, rel=loss_rtol)
     for name, value in on_cpu.params_.items():
         assert type(on_device.params_[name]) is np.ndarray
-        np.testing.assert_allclose(on_device.params_[name], value, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(on_device.params_[name], value, rtol=param_rtol,
+                                   atol=param_atol)
     np.testing.assert_allclose(np.concatenate(on_device.predict(X), axis=None),
                                np.concatenate(on_cpu.predict(X), axis=None), atol=1e-8)
     for state in vars(on_device._optimizer).values():
@@ -303,18 +304,9 @@ def test_cuda_matches_the_numba_engine(case, dtype, tolerance):
 @pytest.mark.parametrize("solver, nesterov", [("adam", True), ("sgd", True), ("sgd", False),
                                               ("rmsprop", True)])
 def test_cuda_fit_follows_the_cpu_fit(solver, nesterov):
-    X, y = _ragged()
-    params = dict(cell="lstm", hidden_layer_sizes=(6,), max_iter=5, batch_size=16,
-                  random_state=0, dtype="float64", solver=solver, nesterovs_momentum=nesterov,
-                  bidirectional=True, alpha=1e-3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        on_cpu = RNNClassifier(device="cpu", **params).fit(X, y)
-        on_gpu = RNNClassifier(device="cuda", **params).fit(X, y)
-    assert on_gpu.loss_curve_ == pytest.approx(on_cpu.loss_curve_, rel=1e-8)
-    for name, value in on_cpu.params_.items():
-        assert type(on_gpu.params_[name]) is np.ndarray
-        np.testing.assert_allclose(on_gpu.params_[name], value, rtol=1e-6, atol=1e-9)
+    extra = dict(cell="lstm", solver=solver, nesterovs_momentum=nesterov, bidirectional=True,
+                 alpha=1e-3)
+    _check_device_fit(RNNClassifier, extra, loss_rtol=1e-8, param_rtol=1e-6, param_atol=1e-9)
 
 
 @pytest.mark.gpu
