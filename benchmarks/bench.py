@@ -115,26 +115,41 @@ def torch_model(cell, features, hidden):
     return Net()
 
 
-def torch_epoch_time(cell, X, y, hidden, batch_size, epochs):
-    """Seconds per epoch of the same model in PyTorch: Adam, shuffled batches, half MSE."""
+def torch_epoch_time(cell, X, y, hidden, batch_size, epochs, device="cpu"):
+    """Seconds per epoch of the same model in PyTorch: Adam, shuffled batches, half MSE.
+
+    On "cuda" the data moves to the GPU once and both sides compute in strict float32
+    (TF32 off for cuDNN, as skrnn computes); the clock stops after the GPU is done.
+    """
     import torch
 
+    if device == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(0)
-    model = torch_model(cell, X.shape[2], hidden)
+    model = torch_model(cell, X.shape[2], hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y[:, None])
+    X_t, y_t = torch.from_numpy(X).to(device), torch.from_numpy(y[:, None]).to(device)
 
     def epoch():
-        for batch in torch.randperm(X_t.shape[0]).split(batch_size):
+        for batch in torch.randperm(X_t.shape[0], device=device).split(batch_size):
             optimizer.zero_grad()
             loss = 0.5 * torch.nn.functional.mse_loss(model(X_t[batch]), y_t[batch])
             loss.backward()
             optimizer.step()
+            if device == "cuda":
+                loss.item()  # skrnn reads each batch's loss back too
 
-    epoch()  # warm-up
+    def synchronize():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    epoch()  # warm-up (on the GPU: cuDNN plans)
+    synchronize()
     start = time.perf_counter()
     for _ in range(epochs):
         epoch()
+    synchronize()
     return (time.perf_counter() - start) / epochs, model
 
 
@@ -207,34 +222,6 @@ def bench_speed(quick, threads, torch):
 # ------------------------------------------------------------------------------ GPU section
 
 
-def torch_cuda_epoch_time(cell, X, y, hidden, batch_size, epochs):
-    """Seconds per epoch of the PyTorch twin on the GPU (cuDNN), data moved there once."""
-    import torch
-
-    torch.backends.cudnn.allow_tf32 = False  # strict float32, as skrnn computes
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.manual_seed(0)
-    model = torch_model(cell, X.shape[2], hidden).cuda()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    X_t, y_t = torch.from_numpy(X).cuda(), torch.from_numpy(y[:, None]).cuda()
-
-    def epoch():
-        for batch in torch.randperm(X_t.shape[0], device="cuda").split(batch_size):
-            optimizer.zero_grad()
-            loss = 0.5 * torch.nn.functional.mse_loss(model(X_t[batch]), y_t[batch])
-            loss.backward()
-            optimizer.step()
-            loss.item()  # skrnn reads each batch's loss back too
-
-    epoch()  # warm-up: cuDNN plans
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        epoch()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - start) / epochs
-
-
 def skrnn_device_epoch_time(cell, X, y, hidden, batch_size, epochs, device):
     """Seconds per epoch of ``RNNRegressor(device=device).fit`` in steady state, and the
     fixed cost of a fit (validation, moving the data, capturing the loops): from fits of 1
@@ -276,7 +263,8 @@ def bench_cuda(quick, torch):
                               skrnn_cuda_fixed_s=fixed)
                 row = [cell, batch_size, hidden, f"{ours * 1e3:.1f}", f"{fixed * 1e3:.0f}"]
                 if torch is not None:
-                    theirs = torch_cuda_epoch_time(cell, X, y, hidden, batch_size, epochs)
+                    theirs, _ = torch_epoch_time(cell, X, y, hidden, batch_size, epochs,
+                                                 "cuda")
                     record.update(torch_cuda_s=theirs, ratio_to_cudnn=ours / theirs)
                     row += [f"{theirs * 1e3:.1f}", f"{ours / theirs:.2f}x"]
                 if hidden in cpu_hiddens:
