@@ -1,9 +1,10 @@
-"""The shared activations and the kernels' dtype behaviour."""
+"""The shared activations, the packed recurrent product and the kernels' dtype behaviour."""
 
 import numpy as np
 import pytest
 
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
+from skrnn._kernels._gemm import matmul_panels, pack_panels, padded_columns
 
 
 def test_float64_activations_are_exact():
@@ -66,3 +67,47 @@ def test_flush_denormals_sets_and_restores_the_thread_state():
         with flush_denormals():
             raise RuntimeError
     assert tiny[0] * np.float32(1) != 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (32, 64, 256), (13, 33, 17),
+                                   (6, 200, 40), (4, 0, 9)])
+def test_matmul_panels_matches_numpy(dtype, shape):
+    M, K, N = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    w = rng.standard_normal((K, N)).astype(dtype)
+    panels = pack_panels(w)
+    assert padded_columns(panels) >= N and padded_columns(panels) % panels.shape[2] == 0
+    out = np.full((M, padded_columns(panels)), np.nan, dtype)
+    matmul_panels(a, panels, out)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out[:, :N], a.astype(np.float64) @ w, rtol=tol, atol=tol * 10)
+    np.testing.assert_array_equal(out[:, N:], 0)
+
+
+def test_matmul_panels_rows_do_not_depend_on_each_other():
+    """A row's bits are the same alone, in a block of four or in a remainder block."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((11, 70)).astype(np.float32)
+    panels = pack_panels(rng.standard_normal((70, 50)).astype(np.float32))
+    together = np.empty((11, padded_columns(panels)), np.float32)
+    matmul_panels(a, panels, together)
+    for i in range(11):
+        alone = np.empty((1, padded_columns(panels)), np.float32)
+        matmul_panels(a[i:i + 1], panels, alone)
+        np.testing.assert_array_equal(alone[0], together[i])
+
+
+def test_matmul_panels_reads_strided_rows_and_checks_shapes():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((8, 40))[:, ::2]  # not contiguous
+    w = rng.standard_normal((20, 30))
+    panels = pack_panels(w)
+    out = np.empty((8, padded_columns(panels)))
+    matmul_panels(a, panels, out)
+    np.testing.assert_allclose(out[:, :30], a @ w, rtol=1e-13)
+    with pytest.raises(ValueError, match="too small"):
+        matmul_panels(a, panels, np.empty((8, 30)))
+    with pytest.raises(ValueError, match="columns differ"):
+        matmul_panels(a[:, :5], panels, out)

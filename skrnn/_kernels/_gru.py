@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
+from ._gemm import matmul_panels, pack_panels, padded_columns
 from ._linear import accumulate_matvec
 
 
@@ -40,10 +41,11 @@ def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
     H = G // 3
     one = xw.dtype.type(1)
     h0 = np.zeros((B, H), xw.dtype)
-    hw = np.empty((B, G), xw.dtype)  # W_hh h_{t-1}
+    w_hh_panels = pack_panels(w_hh_t)
+    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, G used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
-        np.dot(h_prev, w_hh_t, hw)
+        matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 gates = xw[t, b]  # (3H,) activated in place
@@ -88,7 +90,9 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
     H = G // 3
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     h0 = np.zeros((B, H), gates.dtype)
-    d_h_next = np.zeros((B, H), gates.dtype)  # gradient reaching h[t] from step t + 1
+    w_hh_panels = pack_panels(w_hh)
+    # gradient reaching h[t] from step t + 1 (H of its columns used)
+    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), gates.dtype)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
     for t in range(T - 1, -1, -1):
@@ -121,7 +125,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
                     d_gates_hh[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
-        np.dot(d_gates_hh[t], w_hh, d_h_next)
+        matmul_panels(d_gates_hh[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]

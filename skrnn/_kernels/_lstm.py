@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
+from ._gemm import matmul_panels, pack_panels, padded_columns
 from ._linear import accumulate_matvec
 
 
@@ -53,11 +54,12 @@ def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
     T, B, G = xw.shape
     H = G // 4
     zeros = np.zeros((B, H), xw.dtype)
-    hw = np.empty((B, G), xw.dtype)  # W_hh h_{t-1}
+    w_hh_panels = pack_panels(w_hh_t)
+    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, G used
     for t in range(T):
         h_prev = zeros if t == 0 else h[t - 1]
         c_prev = zeros if t == 0 else c[t - 1]
-        np.dot(h_prev, w_hh_t, hw)
+        matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 gates = xw[t, b]  # (4H,) pre-activations, activated in place
@@ -100,7 +102,9 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     H = G // 4
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     c0 = np.zeros((B, H), gates.dtype)
-    d_h_next = np.zeros((B, H), gates.dtype)  # gradient reaching h[t] from step t + 1
+    w_hh_panels = pack_panels(w_hh)
+    # gradient reaching h[t] from step t + 1 (H of its columns used)
+    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), gates.dtype)
     d_c = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] (from t + 1, then total)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
@@ -136,7 +140,7 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
                     d_gates[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
-        np.dot(d_gates[t], w_hh, d_h_next)
+        matmul_panels(d_gates[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]

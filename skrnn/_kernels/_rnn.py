@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
+from ._gemm import matmul_panels, pack_panels, padded_columns
 from ._linear import accumulate_matvec
 
 
@@ -36,10 +37,11 @@ def rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     """
     T, B, H = xw.shape
     h0 = np.zeros((B, H), xw.dtype)
-    hw = np.empty((B, H), xw.dtype)  # W_hh h_{t-1} for the whole batch
+    w_hh_panels = pack_panels(w_hh_t)
+    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, H used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
-        np.dot(h_prev, w_hh_t, hw)
+        matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 if use_relu:
@@ -74,7 +76,9 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     """
     T, B, H = h.shape
     one, zero = h.dtype.type(1), h.dtype.type(0)
-    d_h_next = np.zeros((B, H), h.dtype)  # gradient reaching h[t] from step t + 1
+    w_hh_panels = pack_panels(w_hh)
+    # gradient reaching h[t] from step t + 1 (H of its columns used)
+    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), h.dtype)
     d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
     for t in range(T - 1, -1, -1):
         for b in range(B):
@@ -95,7 +99,7 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
                     d_pre[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
-        np.dot(d_pre[t], w_hh, d_h_next)
+        matmul_panels(d_pre[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
                 d_h_next[b, j] += d_carry[b, j]
