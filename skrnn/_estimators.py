@@ -25,7 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _backend, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
-from ._losses import LOSSES
+from ._losses import LOSSES, batch_normaliser
 from ._optimizers import all_finite, clip_by_global_norm, make_optimizer
 from ._progress import EpochProgress
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
@@ -562,18 +562,11 @@ n_timesteps), or list of arrays
         xp = backend.xp
         data, lengths = seqs.batch(indices)
         rows = backend.asarray(indices)  # on the CPU: ``indices`` itself
-        raw, cache = _network.forward(self._spec, self.params_, data, lengths, training=True,
-                                      rng=rng, workspace=workspace, backend=backend)
-        if self.return_sequences:
-            valid = _valid_steps(lengths, raw.shape[0], xp)  # (T, B)
-            y_steps = xp.swapaxes(Y[rows, :raw.shape[0]], 0, 1)[valid]
-            w_steps = xp.swapaxes(W[rows, :raw.shape[0]], 0, 1)[valid]
-            loss, d_valid = loss_fn(y_steps, raw[valid], w_steps)
-            d_raw = xp.zeros_like(raw)
-            d_raw[valid] = d_valid
-        else:
-            loss, d_raw = loss_fn(Y[rows], raw, W[rows])
-        grads, _ = _network.backward(self._spec, self.params_, cache, d_raw)
+        loss_grad = _batch_loss(loss_fn, Y[rows], W[rows], lengths, data.shape[0],
+                                self.return_sequences, xp)
+        loss, grads = _network.forward_backward(self._spec, self.params_, data, lengths,
+                                                loss_grad, rng=rng, workspace=workspace,
+                                                backend=backend)
         if self.alpha > 0:
             # L2 on weights (not biases) divided by the batch's sequence count, as MLP does
             # without sample weights; the loss is a weighted mean, so scaling every sample
@@ -761,6 +754,32 @@ def _set_writeable(params, writeable):
 def _valid_steps(lengths, n_steps, xp=np):
     """(T, B) bool: True where step t is within sequence b."""
     return xp.arange(n_steps)[:, None] < lengths[None, :]
+
+
+def _batch_loss(loss_fn, y, w, lengths, n_steps, per_step, xp):
+    """``loss_grad(raw, rows)`` for ``_network.forward_backward``: the loss of the batch's
+    rows ``rows`` (a slice) as their share of the batch's weighted average, and its gradient.
+
+    ``y`` and ``w`` are the batch's targets and sample weights, per sequence or, with
+    ``per_step``, per step (B, T, ...); per-step losses count the valid steps only.
+    """
+    if not per_step:
+        normaliser = batch_normaliser(w)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser)
+    valid = _valid_steps(lengths, n_steps, xp)  # (T, B)
+    y_steps = xp.swapaxes(y[:, :n_steps], 0, 1)  # (T, B, k)
+    w_steps = xp.swapaxes(w[:, :n_steps], 0, 1)  # (T, B)
+    normaliser = batch_normaliser(w_steps[valid])
+
+    def loss_grad(raw, rows):
+        valid_rows = valid[:, rows]
+        loss, d_valid = loss_fn(y_steps[:, rows][valid_rows], raw[valid_rows],
+                                w_steps[:, rows][valid_rows], normaliser)
+        d_raw = xp.zeros_like(raw)
+        d_raw[valid_rows] = d_valid
+        return loss, d_raw
+
+    return loss_grad
 
 
 def _rows(values, seqs, per_step):

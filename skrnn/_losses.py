@@ -2,7 +2,9 @@
 
 Each loss takes ``y_true`` and ``raw`` of shape (n, k) and ``sample_weight`` of shape (n,)
 and returns the loss and its gradient with respect to ``raw``. Losses are weighted averages
-over the n rows (samples, or valid steps with per-step targets):
+over the n rows (samples, or valid steps with per-step targets). With ``normaliser`` (the
+``batch_normaliser`` of the whole batch) the rows are part of a batch and the loss is
+their share of the batch's loss:
 
 - squared error: sum_i w_i * sum_k (y_ik - raw_ik)^2 / (2 k sum_i w_i), i.e. MLP's
   mean((y - y_pred)^2) / 2 over all entries when the weights are equal;
@@ -42,37 +44,43 @@ def _special(x):
     return special if xp is np else _ArraySpecial(xp)
 
 
-def _normaliser(sample_weight):
+def batch_normaliser(sample_weight):
+    """What a batch's weighted average divides by: the sum of its weights."""
     total = sample_weight.sum()
     return total if total > 0 else 1.0  # an all-zero batch has zero loss and gradient
 
 
-def squared_error(y_true, raw, sample_weight):
+def squared_error(y_true, raw, sample_weight, normaliser=None):
     """Half mean squared error and its gradient."""
     diff = raw - y_true
-    scale = _normaliser(sample_weight) * raw.shape[1]
+    if normaliser is None:
+        normaliser = batch_normaliser(sample_weight)
+    scale = normaliser * raw.shape[1]
     loss = float((sample_weight * (diff * diff).sum(axis=1)).sum() / (2 * scale))
     d_raw = diff * (sample_weight[:, None] / scale)
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def sigmoid_log_loss(y_true, raw, sample_weight):
+def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None):
     """Binary cross-entropy of independent sigmoid outputs, summed over outputs."""
     # -[y log s(z) + (1 - y) log s(-z)], computed from the logits without overflow
     sp = _special(raw)
+    if normaliser is None:
+        normaliser = batch_normaliser(sample_weight)
     per_entry = -(y_true * sp.log_expit(raw) + (1 - y_true) * sp.log_expit(-raw))
-    loss = float((sample_weight * per_entry.sum(axis=1)).sum() / _normaliser(sample_weight))
-    d_raw = (sp.expit(raw) - y_true) * (sample_weight[:, None] / _normaliser(sample_weight))
+    loss = float((sample_weight * per_entry.sum(axis=1)).sum() / normaliser)
+    d_raw = (sp.expit(raw) - y_true) * (sample_weight[:, None] / normaliser)
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def softmax_log_loss(y_true, raw, sample_weight):
+def softmax_log_loss(y_true, raw, sample_weight, normaliser=None):
     """Categorical cross-entropy of a softmax over the outputs (y_true one-hot)."""
     sp = _special(raw)
+    if normaliser is None:
+        normaliser = batch_normaliser(sample_weight)
     per_row = -(y_true * sp.log_softmax(raw, axis=1)).sum(axis=1)
-    loss = float((sample_weight * per_row).sum() / _normaliser(sample_weight))
-    d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None]
-                                                  / _normaliser(sample_weight))
+    loss = float((sample_weight * per_row).sum() / normaliser)
+    d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None] / normaliser)
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 

@@ -269,3 +269,46 @@ def test_input_gradient_is_optional_and_changes_nothing_else(bidirectional):
     assert d_input.shape == data.shape and none is None
     for name in with_input:
         np.testing.assert_array_equal(with_input[name], without[name])
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequences):
+    """One hand-off per batch (each chunk from input to gradients) computes the same loss
+    and gradients as ``forward``, the whole batch's loss, then ``backward``."""
+    from skrnn._estimators import _batch_loss, _valid_steps
+    from skrnn._losses import squared_error
+    from skrnn._parallel import batch_chunks, set_num_threads
+
+    rng = np.random.default_rng(3)
+    spec = NetworkSpec(cell="gru", n_features=3, hidden_layer_sizes=(5, 4), n_outputs=2,
+                       bidirectional=True, return_sequences=return_sequences, dropout=0.2)
+    params = _network.init_params(spec, rng, np.float64)
+    B, T = 23, 7
+    lengths = rng.integers(1, T + 1, B).astype(np.int64)
+    data = rng.standard_normal((T, B, 3))
+    y = rng.standard_normal((B, T, 2) if return_sequences else (B, 2))
+    w = rng.uniform(0.5, 2.0, (B, T) if return_sequences else B)
+
+    set_num_threads(3)
+    try:
+        assert len(batch_chunks(B)) == 2  # chunks of at least 8 sequences
+        raw, cache = _network.forward(spec, params, data, lengths, training=True,
+                                      rng=np.random.default_rng(0))
+        if return_sequences:
+            valid = _valid_steps(lengths, T)
+            loss, d_valid = squared_error(np.swapaxes(y, 0, 1)[valid], raw[valid],
+                                          np.swapaxes(w, 0, 1)[valid])
+            d_raw = np.zeros_like(raw)
+            d_raw[valid] = d_valid
+        else:
+            loss, d_raw = squared_error(y, raw, w)
+        grads, _ = _network.backward(spec, params, cache, d_raw)
+
+        loss_grad = _batch_loss(squared_error, y, w, lengths, T, return_sequences, np)
+        loss_2, grads_2 = _network.forward_backward(spec, params, data, lengths, loss_grad,
+                                                    rng=np.random.default_rng(0))
+    finally:
+        set_num_threads(None)
+    assert loss_2 == pytest.approx(loss, rel=1e-13)
+    for name in params:
+        np.testing.assert_allclose(grads_2[name], grads[name], rtol=1e-12, atol=1e-15)
