@@ -71,7 +71,7 @@ def test_flush_denormals_sets_and_restores_the_thread_state():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (32, 64, 256), (13, 33, 17),
-                                   (6, 200, 40), (4, 0, 9)])
+                                   (6, 200, 40), (9, 600, 70), (4, 0, 9)])
 def test_matmul_panels_matches_numpy(dtype, shape):
     M, K, N = shape
     rng = np.random.default_rng(0)
@@ -89,8 +89,8 @@ def test_matmul_panels_matches_numpy(dtype, shape):
 def test_matmul_panels_rows_do_not_depend_on_each_other():
     """A row's bits are the same alone, in a block of four or in a remainder block."""
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((11, 70)).astype(np.float32)
-    panels = pack_panels(rng.standard_normal((70, 50)).astype(np.float32))
+    a = rng.standard_normal((11, 600)).astype(np.float32)  # k in three slices
+    panels = pack_panels(rng.standard_normal((600, 50)).astype(np.float32))
     together = np.empty((11, padded_columns(panels)), np.float32)
     matmul_panels(a, panels, together)
     for i in range(11):

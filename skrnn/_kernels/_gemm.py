@@ -2,11 +2,13 @@
 
 Inside a time loop the recurrent product is small (a chunk of 32 sequences times ``W_hh``)
 and repeats every step on the same weights. BLAS re-packs the weights on every call and
-runs thin-M kernels: SciPy's OpenBLAS (the one ``np.dot`` reaches from ``@njit``) made 83
-GFLOP/s for 32 x 256 @ 256 x 1024 on one core of a machine whose matrix-product peak is
-178 GFLOP/s per core. Here the weights are packed once per loop into column panels, and
-a register-blocked kernel computes each 4-row x 1-panel block of the output with its
-accumulators in vector registers: 176 GFLOP/s on that product.
+runs thin-M kernels: SciPy's OpenBLAS (the one ``np.dot`` reaches from ``@njit``) made
+83-100 GFLOP/s for 32 x 256 @ 256 x (256-1024) on one core of a machine whose
+matrix-product peak is about 178 GFLOP/s per core. Here the weights are packed once per
+loop into column panels, and a register-blocked kernel computes each 4-row x 1-panel block
+of the output with its accumulators in vector registers: 160-190 GFLOP/s on such a product
+called alone, 120-160 inside a time loop, where the gate arithmetic between two products
+takes its share of the caches.
 
 Layout: ``w`` (K, N) becomes ``panels`` (ceil(N / NR), K, NR), panel ``p`` holding columns
 ``p * NR`` to ``p * NR + NR - 1`` row after row, zero past N. ``NR`` is two of the machine's
@@ -29,6 +31,7 @@ from ._activations import JIT_OPTIONS
 
 _ROWS = 4  # rows of a block
 _VECTORS = 2  # vectors per row of a block
+K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 256 rows of float32 panels
 
 
 def _vector_bytes():
@@ -48,12 +51,17 @@ VECTOR_BYTES = _vector_bytes()
 
 
 def _block_product(n_rows):
-    """An intrinsic ``(a, row, panels, panel, out)`` that writes the block
-    ``out[row:row + n_rows, panel * NR:(panel + 1) * NR] = a[row:row + n_rows] @ panels[panel]``.
+    """An intrinsic ``(a, row, panels, panel, k_start, k_stop, out, accumulate)``: for the
+    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``,
+
+        out[block] (+)= a[rows, k_start:k_stop] @ panels[panel, k_start:k_stop]
+
+    adding to ``out`` when ``accumulate`` is true. The accumulators start from ``out`` then,
+    so a sum split into k ranges adds its terms in the same order as one range.
     """
 
     @intrinsic
-    def block_product(typingctx, a, row, panels, panel, out):
+    def block_product(typingctx, a, row, panels, panel, k_start, k_stop, out, accumulate):
         arrays = (a, panels, out)
         if not all(isinstance(x, types.Array) and x.layout == "C" for x in arrays):
             return None
@@ -63,13 +71,14 @@ def _block_product(n_rows):
             return None
 
         def codegen(context, builder, signature, args):
-            a_type, row_type, panels_type, panel_type, out_type = signature.args
+            a_type, panels_type, out_type = signature.args[0], signature.args[2], signature.args[6]
             intp = context.get_value_type(types.intp)
             a_arr = context.make_array(a_type)(context, builder, args[0])
             panels_arr = context.make_array(panels_type)(context, builder, args[2])
-            out_arr = context.make_array(out_type)(context, builder, args[4])
-            row = context.cast(builder, args[1], row_type, types.intp)
-            panel = context.cast(builder, args[3], panel_type, types.intp)
+            out_arr = context.make_array(out_type)(context, builder, args[6])
+            row, panel, k_start, k_stop = (
+                context.cast(builder, args[i], signature.args[i], types.intp) for i in (1, 3, 4, 5))
+            accumulate = context.cast(builder, args[7], signature.args[7], types.boolean)
             K = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
             NR = cgutils.unpack_tuple(builder, panels_arr.shape, 3)[2]
             out_width = cgutils.unpack_tuple(builder, out_arr.shape, 2)[1]
@@ -84,23 +93,38 @@ def _block_product(n_rows):
             def index(i):
                 return ir.Constant(intp, i)
 
+            def out_vector(r, v):  # pointer to vector v of row r of the block
+                offset = builder.add(builder.mul(builder.add(row, index(r)), out_width),
+                                     builder.add(builder.mul(panel, NR), index(v * lanes)))
+                return builder.bitcast(builder.gep(out_arr.data, [offset]), vector.as_pointer())
+
             a_rows = builder.gep(a_arr.data, [builder.mul(row, K)])  # &a[row, 0]
             w_panel = builder.gep(panels_arr.data, [builder.mul(builder.mul(panel, K), NR)])
-            out_block = builder.gep(out_arr.data, [builder.add(builder.mul(row, out_width),
-                                                               builder.mul(panel, NR))])
 
+            # initial accumulators: zero, or the block of ``out`` when accumulating
+            before = builder.basic_block
+            with builder.if_then(accumulate):
+                loaded = [builder.load(out_vector(r, v), align=4)
+                          for r in range(n_rows) for v in range(_VECTORS)]
+                loaded_end = builder.basic_block
+            start = []
+            for value in loaded:
+                phi = builder.phi(vector)
+                phi.add_incoming(zero, before)
+                phi.add_incoming(value, loaded_end)
+                start.append(phi)
             entry = builder.basic_block
             loop = builder.append_basic_block("k_loop")
             done = builder.append_basic_block("k_done")
-            builder.cbranch(builder.icmp_signed(">", K, index(0)), loop, done)
+            builder.cbranch(builder.icmp_signed("<", k_start, k_stop), loop, done)
 
-            with builder.goto_block(loop):  # for k in range(K)
+            with builder.goto_block(loop):  # for k in range(k_start, k_stop)
                 k = builder.phi(intp)
-                k.add_incoming(index(0), entry)
+                k.add_incoming(k_start, entry)
                 acc = []
-                for _ in range(n_rows * _VECTORS):
+                for value in start:
                     phi = builder.phi(vector)
-                    phi.add_incoming(zero, entry)
+                    phi.add_incoming(value, entry)
                     acc.append(phi)
                 w_row = builder.gep(w_panel, [builder.mul(k, NR)])  # &panels[panel, k, 0]
                 w = [builder.load(builder.bitcast(builder.gep(w_row, [index(v * lanes)]),
@@ -120,24 +144,21 @@ def _block_product(n_rows):
                 k.add_incoming(k_next, loop_end)
                 for phi, value in zip(acc, acc_next):
                     phi.add_incoming(value, loop_end)
-                builder.cbranch(builder.icmp_signed("<", k_next, K), loop, done)
+                builder.cbranch(builder.icmp_signed("<", k_next, k_stop), loop, done)
 
             builder.position_at_end(done)
             totals = []
-            for value in acc_next:
+            for first, last in zip(start, acc_next):
                 total = builder.phi(vector)
-                total.add_incoming(zero, entry)
-                total.add_incoming(value, loop_end)
+                total.add_incoming(first, entry)
+                total.add_incoming(last, loop_end)
                 totals.append(total)
             for r in range(n_rows):
-                out_row = builder.gep(out_block, [builder.mul(index(r), out_width)])
                 for v in range(_VECTORS):
-                    pointer = builder.gep(out_row, [index(v * lanes)])
-                    builder.store(totals[r * _VECTORS + v],
-                                  builder.bitcast(pointer, vector.as_pointer()), align=4)
+                    builder.store(totals[r * _VECTORS + v], out_vector(r, v), align=4)
             return context.get_dummy_value()
 
-        return types.void(a, row, panels, panel, out), codegen
+        return types.void(a, row, panels, panel, k_start, k_stop, out, accumulate), codegen
 
     return block_product
 
@@ -170,6 +191,10 @@ def padded_columns(panels):
 def matmul_panels(a, panels, out):
     """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_panels(w)``.
 
+    The k range goes in slices of ``K_BLOCK_BYTES`` of a panel, which stay in the L1 cache
+    while every row block passes (32 x 1024 @ 1024 x 256: 104 GFLOP/s unsliced, 129 in
+    slices of 256 rows; slices of 64 or 128 rows were slower at every shape tried).
+
     Parameters
     ----------
     a : ndarray (M, K)
@@ -183,15 +208,19 @@ def matmul_panels(a, panels, out):
         raise ValueError("matmul_panels: a's columns differ from the packed rows")
     if out.shape[0] != M or out.shape[1] < padded_columns(panels):
         raise ValueError("matmul_panels: out is too small")
-    for p in range(panels.shape[0]):
-        row = 0
-        while row + 4 <= M:
-            _block_4(a, row, panels, p, out)
-            row += 4
-        rest = M - row
-        if rest == 3:
-            _block_3(a, row, panels, p, out)
-        elif rest == 2:
-            _block_2(a, row, panels, p, out)
-        elif rest == 1:
-            _block_1(a, row, panels, p, out)
+    k_block = K_BLOCK_BYTES // (panels.shape[2] * panels.itemsize)
+    for k_start in range(0, max(K, 1), k_block):
+        k_stop = min(K, k_start + k_block)
+        accumulate = k_start > 0
+        for p in range(panels.shape[0]):
+            row = 0
+            while row + 4 <= M:
+                _block_4(a, row, panels, p, k_start, k_stop, out, accumulate)
+                row += 4
+            rest = M - row
+            if rest == 3:
+                _block_3(a, row, panels, p, k_start, k_stop, out, accumulate)
+            elif rest == 2:
+                _block_2(a, row, panels, p, k_start, k_stop, out, accumulate)
+            elif rest == 1:
+                _block_1(a, row, panels, p, k_start, k_stop, out, accumulate)
