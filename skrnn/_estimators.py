@@ -364,7 +364,7 @@ n_timesteps), or list of arrays
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(seqs, Y, W, early_stopping, rng)
         backend = self._backend_for(self._batch_size(len(train[0]), warn=False))
-        self.__dict__.pop("_transposed_cache", None)  # the weights are about to change
+        self.__dict__.pop("_prediction_cache", None)  # the weights are about to change
         _set_writeable(self.params_, True)  # the optimiser updates them in place
         # CPU: skrnn's batch-chunk threads own the cores; GPU: the backend's stream
         with backend.training_context():
@@ -633,15 +633,15 @@ n_timesteps), or list of arrays
     def _predict_raw_into(self, seqs, out, backend):
         """Fill ``out`` (see ``_predict_raw``) batch by batch, batches of similar length."""
         if backend is _backend.CPU:
-            params, transposed = self.params_, self._prediction_weights()
+            params, prepared = self.params_, self._prediction_weights()
         else:  # the weights go over once (during a fit on a device, they are already there)
             params = {name: backend.asarray(value) for name, value in self.params_.items()}
-            transposed = None
+            prepared = None
         for indices in length_batches(seqs.lengths, _PREDICT_BATCH_SIZE):
             data, lengths = seqs.batch(indices)
             raw = backend.to_numpy(_network.predict(
                 self._spec, params, backend.asarray(data), backend.asarray(lengths),
-                transposed, backend))
+                prepared, backend))
             if self.return_sequences:
                 raw = np.swapaxes(raw, 0, 1)
                 out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
@@ -649,29 +649,29 @@ n_timesteps), or list of arrays
                 out[indices] = raw
 
     def _cache_prediction_weights(self):
-        """Keep the transposed weights the prediction kernels read (made after fit/unpickling).
+        """Keep the weights as the prediction kernels read them (after fit/unpickling).
 
         The cache is keyed on the weight arrays themselves (held, so their ids cannot be
         reused), and fitted weights are read-only, so they cannot change behind it.
         """
-        self._transposed_cache = (tuple(self.params_.values()),
-                                  _network.transposed_weights(self.params_))
+        self._prediction_cache = (tuple(self.params_.values()),
+                                  _network.prediction_weights(self.params_))
 
     def _prediction_weights(self):
-        """The cached transposed weights, or fresh ones if ``params_`` was replaced.
+        """The cached prediction weights, or fresh ones if ``params_`` was replaced.
 
         Never stores anything: prediction leaves the estimator untouched (thread-safe).
         """
         arrays = tuple(self.params_.values())
-        cached = self.__dict__.get("_transposed_cache")
+        cached = self.__dict__.get("_prediction_cache")
         if (cached is not None and len(cached[0]) == len(arrays)
                 and all(a is b for a, b in zip(cached[0], arrays))):
             return cached[1]
-        return _network.transposed_weights(self.params_)
+        return _network.prediction_weights(self.params_)
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_transposed_cache", None)  # derived; rebuilt when loaded
+        state.pop("_prediction_cache", None)  # derived; rebuilt when loaded
         state["_skrnn_version"] = __version__
         state["_skrnn_pickle_format"] = PICKLE_FORMAT
         return state

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _kernels
 from ._backend import CPU
+from ._kernels._gemm import MATVEC_VECTORS, pack_panels
 from ._parallel import batch_chunks, map_chunks
 
 GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -613,13 +614,16 @@ _PREDICT_KERNELS = {"rnn": _kernels.rnn_predict, "lstm": _kernels.lstm_predict,
                     "gru": _kernels.gru_predict}
 
 
-def transposed_weights(params):
-    """The weight matrices transposed and C-contiguous, as the prediction kernels read them."""
-    return {name: np.ascontiguousarray(value.T) for name, value in params.items()
-            if name.startswith("rnn.weight") or name == "head.weight"}
+def prediction_weights(params):
+    """The weights as the prediction kernels read them: the recurrent layers' transposed and
+    packed into panels for one-row products, the head's transposed and C-contiguous."""
+    prepared = {name: pack_panels(np.ascontiguousarray(value.T), MATVEC_VECTORS)
+                for name, value in params.items() if name.startswith("rnn.weight")}
+    prepared["head.weight"] = np.ascontiguousarray(params["head.weight"].T)
+    return prepared
 
 
-def predict(spec, params, data, lengths, transposed=None, backend=CPU):
+def predict(spec, params, data, lengths, prepared=None, backend=CPU):
     """The head's raw output, as ``forward`` computes it without dropout.
 
     Parameters
@@ -628,8 +632,8 @@ def predict(spec, params, data, lengths, transposed=None, backend=CPU):
     params : dict of ndarray
     data : ndarray (T, B, F) float, or (T, B) int64 token ids
     lengths : ndarray (B,) of int64
-    transposed : dict of ndarray or None
-        ``transposed_weights(params)``, when the caller keeps it between calls.
+    prepared : dict of ndarray or None
+        ``prediction_weights(params)``, when the caller keeps it between calls.
     backend : CPUBackend or StepBackend
         Off the CPU, prediction is the training forward pass without dropout, on the
         backend's arrays (its result then depends on the batch only through the device's
@@ -642,16 +646,16 @@ def predict(spec, params, data, lengths, transposed=None, backend=CPU):
     """
     if backend is not CPU:
         return forward(spec, params, data, lengths, backend=backend)[0]
-    if transposed is None:
-        transposed = transposed_weights(params)
+    if prepared is None:
+        prepared = prediction_weights(params)
     chunks = batch_chunks(lengths.shape[0])
-    results = map_chunks(lambda chunk: _predict_chunk(spec, params, transposed, data[:, chunk],
+    results = map_chunks(lambda chunk: _predict_chunk(spec, params, prepared, data[:, chunk],
                                                       lengths[chunk]), chunks)
     axis = 1 if spec.return_sequences else 0
     return results[0] if len(results) == 1 else np.concatenate(results, axis)
 
 
-def _predict_chunk(spec, params, transposed, data, lengths):
+def _predict_chunk(spec, params, prepared, data, lengths):
     T = data.shape[0]
     B = lengths.shape[0]
     dtype = params["head.weight"].dtype
@@ -663,8 +667,8 @@ def _predict_chunk(spec, params, transposed, data, lengths):
 
         def run_direction(suffix, x_dir):
             h = np.empty((T, B, hidden), dtype)
-            args = (x_dir, transposed[f"rnn.weight_ih_l{layer}{suffix}"],
-                    transposed[f"rnn.weight_hh_l{layer}{suffix}"],
+            args = (x_dir, prepared[f"rnn.weight_ih_l{layer}{suffix}"],
+                    prepared[f"rnn.weight_hh_l{layer}{suffix}"],
                     params[f"rnn.bias_ih_l{layer}{suffix}"],
                     params[f"rnn.bias_hh_l{layer}{suffix}"], lengths)
             if spec.cell == "rnn":
@@ -679,5 +683,5 @@ def _predict_chunk(spec, params, transposed, data, lengths):
     D = features.shape[-1]
     rows = np.ascontiguousarray(features.reshape(-1, D))
     output = np.empty((rows.shape[0], spec.n_outputs), dtype)
-    _kernels.linear_rows(rows, transposed["head.weight"], params["head.bias"], output)
+    _kernels.linear_rows(rows, prepared["head.weight"], params["head.bias"], output)
     return output.reshape(features.shape[:-1] + (spec.n_outputs,))

@@ -406,7 +406,7 @@ def test_fitted_weights_are_read_only_and_predictions_follow_replaced_weights():
     reg.params_ = params  # replaced, not edited: predictions follow
     np.testing.assert_allclose(reg.predict(X), before + 1.0, rtol=1e-6)
     again = pickle.loads(pickle.dumps(reg))
-    assert "_transposed_cache" not in pickle.loads(pickle.dumps(reg)).__getstate__()
+    assert "_prediction_cache" not in pickle.loads(pickle.dumps(reg)).__getstate__()
     np.testing.assert_array_equal(again.predict(X), reg.predict(X))
     with pytest.raises(ValueError, match="read-only"):
         again.params_["head.bias"][0] = 0.0

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
-from skrnn._kernels._gemm import matmul_panels, pack_panels, padded_columns
+from skrnn._kernels._gemm import (MATVEC_VECTORS, accumulate_matvec_panels, matmul_panels,
+                                  pack_panels, padded_columns)
 
 
 def test_float64_activations_are_exact():
@@ -111,3 +112,22 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
         matmul_panels(a, panels, np.empty((8, 30)))
     with pytest.raises(ValueError, match="columns differ"):
         matmul_panels(a[:, :5], panels, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (8, 512), (64, 192), (130, 70), (0, 5)])
+def test_accumulate_matvec_panels_adds_the_product(dtype, shape):
+    K, N = shape
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(K).astype(dtype)
+    w = rng.standard_normal((K, N)).astype(dtype)
+    panels = pack_panels(w, MATVEC_VECTORS)
+    start = rng.standard_normal(padded_columns(panels)).astype(dtype)
+    out = start.copy()
+    accumulate_matvec_panels(x, panels, out)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out[:N], start[:N] + x.astype(np.float64) @ w, rtol=tol,
+                               atol=tol * 10)
+    np.testing.assert_array_equal(out[N:], start[N:])  # zero columns add nothing
+    with pytest.raises(ValueError, match="do not match"):
+        accumulate_matvec_panels(x, pack_panels(w), out)  # packed for matmul_panels

@@ -31,6 +31,7 @@ from ._activations import JIT_OPTIONS
 
 _ROWS = 4  # rows of a block
 _VECTORS = 2  # vectors per row of a block
+MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
 K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 256 rows of float32 panels
 
 
@@ -50,9 +51,10 @@ def _vector_bytes():
 VECTOR_BYTES = _vector_bytes()
 
 
-def _block_product(n_rows):
+def _block_product(n_rows, n_vectors):
     """An intrinsic ``(a, row, panels, panel, k_start, k_stop, out, accumulate)``: for the
-    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``,
+    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``, where
+    NR is ``n_vectors`` vectors,
 
         out[block] (+)= a[rows, k_start:k_stop] @ panels[panel, k_start:k_stop]
 
@@ -105,7 +107,7 @@ def _block_product(n_rows):
             before = builder.basic_block
             with builder.if_then(accumulate):
                 loaded = [builder.load(out_vector(r, v), align=4)
-                          for r in range(n_rows) for v in range(_VECTORS)]
+                          for r in range(n_rows) for v in range(n_vectors)]
                 loaded_end = builder.basic_block
             start = []
             for value in loaded:
@@ -129,16 +131,16 @@ def _block_product(n_rows):
                 w_row = builder.gep(w_panel, [builder.mul(k, NR)])  # &panels[panel, k, 0]
                 w = [builder.load(builder.bitcast(builder.gep(w_row, [index(v * lanes)]),
                                                   vector.as_pointer()), align=4)
-                     for v in range(_VECTORS)]
+                     for v in range(n_vectors)]
                 acc_next = []
                 for r in range(n_rows):
                     a_rk = builder.load(builder.gep(a_rows, [builder.add(builder.mul(index(r), K), k)]))
                     a_vec = builder.insert_element(ir.Constant(vector, ir.Undefined), a_rk, index(0))
                     a_vec = builder.shuffle_vector(a_vec, ir.Constant(vector, ir.Undefined),
                                                    broadcast_mask)
-                    for v in range(_VECTORS):
+                    for v in range(n_vectors):
                         product = builder.fmul(a_vec, w[v], flags=contract)
-                        acc_next.append(builder.fadd(acc[r * _VECTORS + v], product, flags=contract))
+                        acc_next.append(builder.fadd(acc[r * n_vectors + v], product, flags=contract))
                 k_next = builder.add(k, index(1))
                 loop_end = builder.basic_block
                 k.add_incoming(k_next, loop_end)
@@ -154,8 +156,8 @@ def _block_product(n_rows):
                 total.add_incoming(last, loop_end)
                 totals.append(total)
             for r in range(n_rows):
-                for v in range(_VECTORS):
-                    builder.store(totals[r * _VECTORS + v], out_vector(r, v), align=4)
+                for v in range(n_vectors):
+                    builder.store(totals[r * n_vectors + v], out_vector(r, v), align=4)
             return context.get_dummy_value()
 
         return types.void(a, row, panels, panel, k_start, k_stop, out, accumulate), codegen
@@ -163,14 +165,20 @@ def _block_product(n_rows):
     return block_product
 
 
-_block_1, _block_2, _block_3, _block_4 = (_block_product(n) for n in range(1, _ROWS + 1))
+_block_1, _block_2, _block_3, _block_4 = (_block_product(n, _VECTORS)
+                                          for n in range(1, _ROWS + 1))
+_matvec_block = _block_product(1, MATVEC_VECTORS)
 
 
 @njit(**JIT_OPTIONS)
-def pack_panels(w):
-    """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N."""
+def pack_panels(w, vectors=_VECTORS):
+    """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N.
+
+    NR is ``vectors`` vectors: the default for ``matmul_panels``, ``MATVEC_VECTORS`` for
+    ``accumulate_matvec_panels``.
+    """
     K, N = w.shape
-    NR = _VECTORS * VECTOR_BYTES // w.itemsize
+    NR = vectors * VECTOR_BYTES // w.itemsize
     n_panels = (N + NR - 1) // NR
     panels = np.zeros((n_panels, K, NR), w.dtype)
     for p in range(n_panels):
@@ -224,3 +232,28 @@ def matmul_panels(a, panels, out):
                 _block_2(a, row, panels, p, k_start, k_stop, out, accumulate)
             elif rest == 1:
                 _block_1(a, row, panels, p, k_start, k_stop, out, accumulate)
+
+
+@njit(**JIT_OPTIONS)
+def accumulate_matvec_panels(x, panels, out):
+    """``out[:padded_columns(panels)] += x @ w`` for ``panels = pack_panels(w, MATVEC_VECTORS)``.
+
+    One row (a sequence's step in prediction): four vector accumulators per panel, each
+    element adding its terms to ``out`` in the order k = 0, 1, 2, ...
+
+    Parameters
+    ----------
+    x : ndarray (K,)
+    panels : ndarray (n_panels, K, NR)
+    out : ndarray (>= n_panels * NR,), C-contiguous, updated in place
+    """
+    K = x.shape[0]
+    NR = panels.shape[2]
+    if panels.shape[1] != K or NR != MATVEC_VECTORS * VECTOR_BYTES // panels.itemsize:
+        raise ValueError("accumulate_matvec_panels: panels do not match x")
+    if out.shape[0] < padded_columns(panels):
+        raise ValueError("accumulate_matvec_panels: out is too small")
+    row = np.ascontiguousarray(x).reshape(1, K)
+    out_row = out.reshape(1, out.shape[0])
+    for p in range(panels.shape[0]):
+        _matvec_block(row, 0, panels, p, 0, K, out_row, True)

@@ -15,8 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import matmul_panels, pack_panels, padded_columns
-from ._linear import accumulate_matvec
+from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
 
 
 @njit(**JIT_OPTIONS)
@@ -132,27 +131,28 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
 
 
 @njit(**JIT_OPTIONS)
-def gru_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
+def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
     ----------
     x : ndarray (T, B, F)
         Layer input.
-    w_ih_t : ndarray (F, 3H)
-    w_hh_t : ndarray (H, 3H)
-        Weights transposed, C-contiguous.
+    w_ih_panels : ndarray
+        ``pack_panels(weight_ih.T, MATVEC_VECTORS)`` (F rows of 3H columns).
+    w_hh_panels : ndarray
+        ``pack_panels(weight_hh.T, MATVEC_VECTORS)`` (H rows of 3H columns).
     b_ih, b_hh : ndarray (3H,)
     lengths : ndarray (B,) of int64
     h : ndarray (T, B, H), output
         Hidden state after each step (carried past each sequence's end).
     """
     T, B, F = x.shape
-    H = w_hh_t.shape[0]
+    H = w_hh_panels.shape[1]
     G = 3 * H
     one = x.dtype.type(1)
-    gx = np.empty(G, x.dtype)  # W_ih x_t + b_ih
-    gh = np.empty(G, x.dtype)  # W_hh h_{t-1} + b_hh
+    gx = np.zeros(padded_columns(w_hh_panels), x.dtype)  # W_ih x_t + b_ih (G used)
+    gh = np.zeros(padded_columns(w_hh_panels), x.dtype)  # W_hh h_{t-1} + b_hh (G used)
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):
@@ -163,8 +163,8 @@ def gru_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
                     gx[j] = b_ih[j]
                 for j in range(G):
                     gh[j] = b_hh[j]
-                accumulate_matvec(x[t, b], w_ih_t, gx)
-                accumulate_matvec(h_prev, w_hh_t, gh)
+                accumulate_matvec_panels(x[t, b], w_ih_panels, gx)
+                accumulate_matvec_panels(h_prev, w_hh_panels, gh)
                 for j in range(2 * H):
                     gx[j] = sigmoid(gx[j] + gh[j])  # r, z
                 for j in range(H):

@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import matmul_panels, pack_panels, padded_columns
-from ._linear import accumulate_matvec
+from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
 
 
 @njit(inline="always")
@@ -147,25 +146,26 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
+def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
     ----------
     x : ndarray (T, B, F)
         Layer input.
-    w_ih_t : ndarray (F, 4H)
-    w_hh_t : ndarray (H, 4H)
-        Weights transposed, C-contiguous.
+    w_ih_panels : ndarray
+        ``pack_panels(weight_ih.T, MATVEC_VECTORS)`` (F rows of 4H columns).
+    w_hh_panels : ndarray
+        ``pack_panels(weight_hh.T, MATVEC_VECTORS)`` (H rows of 4H columns).
     b_ih, b_hh : ndarray (4H,)
     lengths : ndarray (B,) of int64
     h : ndarray (T, B, H), output
         Hidden state after each step (carried past each sequence's end).
     """
     T, B, F = x.shape
-    H = w_hh_t.shape[0]
+    H = w_hh_panels.shape[1]
     G = 4 * H
-    gates = np.empty(G, x.dtype)
+    gates = np.zeros(padded_columns(w_hh_panels), x.dtype)  # G used
     c = np.empty(H, x.dtype)
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
@@ -177,8 +177,8 @@ def lstm_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, h):
             if t < lengths[b]:
                 for j in range(G):
                     gates[j] = b_ih[j] + b_hh[j]
-                accumulate_matvec(x[t, b], w_ih_t, gates)
-                accumulate_matvec(h_prev, w_hh_t, gates)
+                accumulate_matvec_panels(x[t, b], w_ih_panels, gates)
+                accumulate_matvec_panels(h_prev, w_hh_panels, gates)
                 activate_gates(gates, H)
                 for j in range(H):
                     c[j] = gates[H + j] * c[j] + gates[j] * gates[2 * H + j]

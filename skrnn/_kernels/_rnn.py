@@ -13,8 +13,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
-from ._gemm import matmul_panels, pack_panels, padded_columns
-from ._linear import accumulate_matvec
+from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
 
 
 @njit(**JIT_OPTIONS)
@@ -106,16 +105,17 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
+def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
     ----------
     x : ndarray (T, B, F)
         Layer input.
-    w_ih_t : ndarray (F, H)
-    w_hh_t : ndarray (H, H)
-        Weights transposed, C-contiguous.
+    w_ih_panels : ndarray
+        ``pack_panels(weight_ih.T, MATVEC_VECTORS)`` (F rows of H columns).
+    w_hh_panels : ndarray
+        ``pack_panels(weight_hh.T, MATVEC_VECTORS)`` (H rows of H columns).
     b_ih, b_hh : ndarray (H,)
     lengths : ndarray (B,) of int64
     use_relu : bool
@@ -123,8 +123,8 @@ def rnn_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
         Hidden state after each step (carried past each sequence's end).
     """
     T, B, F = x.shape
-    H = w_hh_t.shape[0]
-    pre = np.empty(H, x.dtype)
+    H = w_hh_panels.shape[1]
+    pre = np.zeros(padded_columns(w_hh_panels), x.dtype)  # H used
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):
@@ -133,8 +133,8 @@ def rnn_predict(x, w_ih_t, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
             if t < lengths[b]:
                 for j in range(H):
                     pre[j] = b_ih[j] + b_hh[j]
-                accumulate_matvec(x[t, b], w_ih_t, pre)
-                accumulate_matvec(h_prev, w_hh_t, pre)
+                accumulate_matvec_panels(x[t, b], w_ih_panels, pre)
+                accumulate_matvec_panels(h_prev, w_hh_panels, pre)
                 if use_relu:
                     for j in range(H):
                         h_t[j] = relu(pre[j])
