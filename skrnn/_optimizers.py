@@ -8,7 +8,7 @@ tensors a cell has.
 import numpy as np
 
 from ._backend import array_module
-from ._kernels import _cuda
+from ._kernels import _cuda, _update
 
 
 class BaseOptimizer:
@@ -50,12 +50,8 @@ class SGD(BaseOptimizer):
                 _cuda.fused_update("nesterov" if self.nesterov else "sgd", grads[name],
                                    (lr, self.momentum), (value, velocity))
                 continue
-            velocity *= self.momentum
-            velocity -= lr * grads[name]
-            if self.nesterov:
-                value += self.momentum * velocity - lr * grads[name]
-            else:
-                value += velocity
+            _update.sgd_update(value, velocity, grads[name], lr,
+                               value.dtype.type(self.momentum), self.nesterov)
 
 
 class Adam(BaseOptimizer):
@@ -78,11 +74,9 @@ class Adam(BaseOptimizer):
                 _cuda.fused_update("adam", g, (lr, self.beta_1, self.beta_2, self.epsilon),
                                    (value, m, v))
                 continue
-            m *= self.beta_1
-            m += (1 - self.beta_1) * g
-            v *= self.beta_2
-            v += (1 - self.beta_2) * (g * g)
-            value -= params_dtype_scalar(params, lr) * m / (np.sqrt(v) + self.epsilon)
+            scalar = value.dtype.type
+            _update.adam_update(value, m, v, g, scalar(lr), scalar(self.beta_1),
+                                scalar(self.beta_2), scalar(self.epsilon))
 
 
 class RMSprop(BaseOptimizer):
@@ -108,9 +102,9 @@ class RMSprop(BaseOptimizer):
                 _cuda.fused_update("rmsprop", g, (lr, self.beta_2, correction, self.epsilon),
                                    (value, v))
                 continue
-            v *= self.beta_2
-            v += (1 - self.beta_2) * (g * g)
-            value -= lr * g / (np.sqrt(v / correction) + self.epsilon)
+            scalar = value.dtype.type
+            _update.rmsprop_update(value, v, g, lr, scalar(self.beta_2), scalar(correction),
+                                   scalar(self.epsilon))
 
 
 def params_dtype_scalar(params, value):

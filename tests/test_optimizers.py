@@ -78,3 +78,10 @@ def test_reduce_learning_rate_divides_by_five_until_tiny():
     assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(4e-6)
     assert not optimizer.reduce_learning_rate()  # 8e-7: too small to go on
     assert optimizer.learning_rate == pytest.approx(8e-7)
+
+
+def test_updates_refuse_arrays_they_cannot_update_in_place():
+    value = np.ones((4, 3), order="F")
+    optimizer = Adam({"w": value}, 0.1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        optimizer.step({"w": value}, {"w": np.ones((4, 3))})
