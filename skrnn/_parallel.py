@@ -77,6 +77,8 @@ def _pool(n_threads):
 
 def batch_chunks(n_samples, n_threads=None):
     """Contiguous slices splitting a batch into one chunk per thread."""
+    if n_samples < 2 * _MIN_CHUNK:  # one chunk whatever the threads (spares a system call)
+        return [slice(0, n_samples)]
     n_threads = get_num_threads() if n_threads is None else n_threads
     n_chunks = max(1, min(n_threads, n_samples // _MIN_CHUNK))
     bounds = [round(i * n_samples / n_chunks) for i in range(n_chunks + 1)]
