@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _kernels
 from ._kernels import _steps
+from ._kernels._gemm import matmul_panels, matmul_tn, pack_panels, padded_columns
 from ._parallel import batch_chunks, map_chunks, single_threaded_blas
 
 
@@ -60,6 +61,23 @@ class CPUBackend:
     @staticmethod
     def to_numpy(a):
         return np.asarray(a)
+
+    @staticmethod
+    def matmul_nt(a, b, out):
+        """``out = a @ b.T`` (the input projection): on packed panels of ``b.T`` when they
+        tile ``out`` exactly, else BLAS."""
+        panels = pack_panels(np.ascontiguousarray(b.T))
+        if padded_columns(panels) == out.shape[1] and out.flags.c_contiguous:
+            matmul_panels(np.ascontiguousarray(a), panels, out)
+        else:
+            np.matmul(a, b.T, out=out)
+
+    @staticmethod
+    def matmul_tn(a, b):
+        """``a.T @ b`` for C-contiguous 2-D arrays, with no temporary copy of ``a.T``."""
+        out = np.empty((a.shape[1], b.shape[1]), a.dtype)
+        matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        return out
 
     @staticmethod
     def training_context():
@@ -182,6 +200,15 @@ class StepBackend:
     def gemm(self, a, b, out):
         """``out = a @ b`` for C-contiguous 2-D arrays."""
         self.xp.matmul(a, b, out=out)
+
+    def matmul_nt(self, a, b, out):
+        """``out = a @ b.T``."""
+        self.xp.matmul(a, b.T, out=out)
+
+    @staticmethod
+    def matmul_tn(a, b):
+        """``a.T @ b``."""
+        return a.T @ b
 
     def _can_capture(self):
         return self.graphs is not None

@@ -250,7 +250,7 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     H = w_hh.shape[1]
     dtype = w_ih.dtype
     xw = workspace.empty("xw", (T, B, G), dtype)
-    backend.xp.matmul(x.reshape(T * B, F), w_ih.T, out=xw.reshape(T * B, G))  # biases: in the loop
+    backend.matmul_nt(x.reshape(T * B, F), w_ih, xw.reshape(T * B, G))  # biases: in the loop
     w_hh_t = workspace.empty("w_hh_t", (H, G), dtype)
     w_hh_t[...] = w_hh.T
     h = workspace.empty("h", (T, B, H), dtype)
@@ -301,9 +301,10 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
         backend.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
                              d_gates_ih, d_gates_hh)
     d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
-    d_w_ih = d_gates_ih_2d.T @ x.reshape(T * B, F)
+    d_w_ih = backend.matmul_tn(d_gates_ih_2d, x.reshape(T * B, F))
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
-    d_w_hh = d_gates_hh[1:].reshape((T - 1) * B, G).T @ h[:-1].reshape((T - 1) * B, H)
+    d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
+                               h[:-1].reshape((T - 1) * B, H))
     d_b_ih = d_gates_ih_2d.sum(axis=0)
     # the two biases get one gradient except for GRU's n block
     d_b_hh = d_b_ih.copy() if d_gates_hh is d_gates_ih else d_gates_hh.reshape(T * B, G).sum(axis=0)
