@@ -19,7 +19,7 @@ import numpy as np
 from . import _kernels
 from ._backend import CPU
 from ._kernels._gemm import MATVEC_VECTORS, pack_panels
-from ._parallel import batch_chunks, map_chunks
+from ._parallel import batch_chunks, map_chunks, single_threaded_blas
 
 GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -122,8 +122,11 @@ def init_params(spec, rng, dtype):
                 value[hidden:2 * hidden] = 1.0
         elif "weight_hh" in name:
             hidden = shape[1]
-            value = np.concatenate([_orthogonal(rng, hidden, hidden)
-                                    for _ in range(shape[0] // hidden)])
+            # one BLAS thread: after a multi-threaded call OpenBLAS's workers spin for about
+            # 0.1 s, a core taken from the training that follows (58 ms of every RNN-128 fit)
+            with single_threaded_blas():
+                value = np.concatenate([_orthogonal(rng, hidden, hidden)
+                                        for _ in range(shape[0] // hidden)])
         else:  # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
             fan_out = shape[0] // GATE_MULTIPLIER[spec.cell] if name.startswith("rnn.") else shape[0]
             limit = np.sqrt(6.0 / (fan_out + shape[1]))
