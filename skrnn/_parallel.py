@@ -7,6 +7,9 @@ training and batched prediction skrnn limits every BLAS to one thread and instea
 each batch into one chunk per thread, each chunk running the whole network (matrix
 products and kernels, which release the GIL) on its own: no barrier per time step.
 
+The first chunk runs in the calling thread, chunk i on skrnn's worker thread i, each worker
+with a queue of its own, so a batch wakes one thread on 2 cores.
+
 The thread count is, in order: ``set_num_threads``; the ``SKRNN_NUM_THREADS`` environment
 variable; ``OMP_NUM_THREADS`` (joblib sets it in its workers to their share of the cores);
 the cores this process may run on.
@@ -14,8 +17,9 @@ the cores this process may run on.
 
 import contextlib
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, so it is limited too)
 from threadpoolctl import ThreadpoolController
@@ -27,8 +31,8 @@ _MIN_CHUNK = 8  # samples: below this a thread costs more than it saves
 _state = threading.local()
 _lock = threading.Lock()
 _num_threads = None
-_executor = None
-_executor_pid = None
+_workers = []  # one task queue per worker thread
+_workers_pid = None
 _controller = None
 
 
@@ -63,16 +67,32 @@ def set_num_threads(n_threads):
     _num_threads = n_threads
 
 
-def _pool(n_threads):
-    """A thread pool with ``n_threads`` workers (rebuilt after a fork or a new count)."""
-    global _executor, _executor_pid
+def _worker_loop(tasks):
+    """Run (future, fn, item) tasks from this worker's queue, forever."""
+    _state.inside = True
+    while True:
+        future, fn, item = tasks.get()
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(fn(item))
+        except BaseException as error:  # noqa: BLE001 (handed to the caller)
+            future.set_exception(error)
+
+
+def _worker_queues(n_workers):
+    """The task queues of ``n_workers`` worker threads (started on first use, again after
+    a fork)."""
+    global _workers, _workers_pid
     with _lock:
-        if (_executor is None or _executor_pid != os.getpid()
-                or _executor._max_workers != n_threads):
-            _executor = ThreadPoolExecutor(max_workers=n_threads,
-                                           thread_name_prefix="skrnn")
-            _executor_pid = os.getpid()
-        return _executor
+        if _workers_pid != os.getpid():
+            _workers, _workers_pid = [], os.getpid()
+        while len(_workers) < n_workers:
+            tasks = queue.SimpleQueue()
+            threading.Thread(target=_worker_loop, args=(tasks,), daemon=True,
+                             name=f"skrnn-{len(_workers) + 1}").start()
+            _workers.append(tasks)
+        return _workers[:n_workers]
 
 
 def batch_chunks(n_samples, n_threads=None):
@@ -86,9 +106,11 @@ def batch_chunks(n_samples, n_threads=None):
 
 
 def map_chunks(fn, chunks):
-    """``[fn(chunk) for chunk in chunks]``, the chunks running on skrnn's threads.
+    """``[fn(chunk) for chunk in chunks]``: the first chunk in the calling thread, each
+    other on a worker thread of its own.
 
-    Each chunk runs with denormal floats flushed to zero (see ``_kernels._fpenv``).
+    Each chunk runs with denormal floats flushed to zero (see ``_kernels._fpenv``). An
+    error in a chunk is raised once every chunk has finished.
     """
     def flushed(chunk):
         with flush_denormals():
@@ -97,11 +119,21 @@ def map_chunks(fn, chunks):
     if len(chunks) == 1 or getattr(_state, "inside", False):
         return [flushed(chunk) for chunk in chunks]
 
-    def run(chunk):
-        _state.inside = True
-        return flushed(chunk)
-
-    return list(_pool(len(chunks)).map(run, chunks))
+    futures = []
+    for tasks, chunk in zip(_worker_queues(len(chunks) - 1), chunks[1:]):
+        future = Future()
+        tasks.put((future, flushed, chunk))
+        futures.append(future)
+    _state.inside = True
+    try:
+        first = flushed(chunks[0])
+    finally:
+        _state.inside = False
+        errors = [future.exception() for future in futures]  # waits for every chunk
+    for error in errors:
+        if error is not None:
+            raise error
+    return [first] + [future.result() for future in futures]
 
 
 @contextlib.contextmanager

@@ -317,3 +317,28 @@ def test_fuzz_reached_the_kernels():
         pytest.skip("run together with the fuzz test")
     assert _FUZZ_OUTCOMES["fit and predict"] >= 0.25 * sum(_FUZZ_OUTCOMES.values())
     assert _FUZZ_OUTCOMES["clear error"] >= 0.1 * sum(_FUZZ_OUTCOMES.values())
+
+
+def test_map_chunks_runs_chunks_on_their_own_threads_and_waits_for_all_before_raising():
+    import threading
+    import time
+
+    from skrnn._parallel import map_chunks
+
+    seen, finished = [], []
+
+    def work(chunk):
+        seen.append((chunk, threading.current_thread().name))
+        if chunk == 0:
+            raise RuntimeError("chunk 0 failed")
+        time.sleep(0.05)
+        finished.append(chunk)
+        return chunk * 10
+
+    assert map_chunks(lambda c: c * 10, [0, 1, 2]) == [0, 10, 20]
+    with pytest.raises(RuntimeError, match="chunk 0 failed"):
+        map_chunks(work, [0, 1, 2])
+    assert sorted(finished) == [1, 2]  # the others had finished when the error came
+    names = dict(seen)
+    assert names[0] == threading.current_thread().name  # the first in the caller
+    assert len({names[1], names[2], names[0]}) == 3
