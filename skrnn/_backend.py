@@ -63,6 +63,11 @@ class CPUBackend:
         return np.asarray(a)
 
     @staticmethod
+    def transposed(w, workspace):
+        """``w.T`` as the time loops read it: a view (the kernels pack it into panels)."""
+        return w.T
+
+    @staticmethod
     def matmul_nt(a, b, out):
         """``out = a @ b.T`` (the input projection): on packed panels of ``b.T`` when they
         tile ``out`` exactly, else BLAS."""
@@ -200,6 +205,13 @@ class StepBackend:
     def gemm(self, a, b, out):
         """``out = a @ b`` for C-contiguous 2-D arrays."""
         self.xp.matmul(a, b, out=out)
+
+    @staticmethod
+    def transposed(w, workspace):
+        """``w.T`` C-contiguous, in a workspace buffer (a fixed address for graph replay)."""
+        w_t = workspace.empty("w_hh_t", w.shape[::-1], w.dtype)
+        w_t[...] = w.T
+        return w_t
 
     def matmul_nt(self, a, b, out):
         """``out = a @ b.T``."""

@@ -254,8 +254,7 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     dtype = w_ih.dtype
     xw = workspace.empty("xw", (T, B, G), dtype)
     backend.matmul_nt(x.reshape(T * B, F), w_ih, xw.reshape(T * B, G))  # biases: in the loop
-    w_hh_t = workspace.empty("w_hh_t", (H, G), dtype)
-    w_hh_t[...] = w_hh.T
+    w_hh_t = backend.transposed(w_hh, workspace)
     h = workspace.empty("h", (T, B, H), dtype)
     cache = {"x": x, "h": h}
     if cell == "rnn":
@@ -304,11 +303,17 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
         backend.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
                              d_gates_ih, d_gates_hh)
     d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
-    d_w_ih = backend.matmul_tn(d_gates_ih_2d, x.reshape(T * B, F))
+    # the input weights' and bias_ih's gradients in one product: x with a column of ones
+    # (a separate sum over the gate gradients was one more pass over them)
+    x_ones = workspace.empty("x_ones", (T * B, F + 1), w_ih.dtype)
+    x_ones[:, :F] = x.reshape(T * B, F)
+    x_ones[:, F] = 1
+    d_w_ih_b = backend.matmul_tn(d_gates_ih_2d, x_ones)  # (G, F + 1)
+    d_w_ih = backend.xp.ascontiguousarray(d_w_ih_b[:, :F])
+    d_b_ih = d_w_ih_b[:, F].copy()
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
                                h[:-1].reshape((T - 1) * B, H))
-    d_b_ih = d_gates_ih_2d.sum(axis=0)
     # the two biases get one gradient except for GRU's n block
     d_b_hh = d_b_ih.copy() if d_gates_hh is d_gates_ih else d_gates_hh.reshape(T * B, G).sum(axis=0)
     d_x = None
