@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
-from skrnn._kernels._gemm import (MATVEC_VECTORS, accumulate_matvec_panels, matmul_panels,
-                                  pack_panels, padded_columns)
+from skrnn._kernels._gemm import (MATVEC_VECTORS, VECTOR_BYTES, accumulate_matvec_panels,
+                                  aligned_zeros, matmul_panels, pack_panels, padded_columns)
 
 
 def test_float64_activations_are_exact():
@@ -131,3 +131,15 @@ def test_accumulate_matvec_panels_adds_the_product(dtype, shape):
     np.testing.assert_array_equal(out[N:], start[N:])  # zero columns add nothing
     with pytest.raises(ValueError, match="do not match"):
         accumulate_matvec_panels(x, pack_panels(w), out)  # packed for matmul_panels
+
+
+def test_packed_weights_and_scratch_start_on_a_vector_boundary():
+    rng = np.random.default_rng(5)
+    for shape in [(3, 5), (128, 512), (64, 96)]:
+        for dtype in (np.float32, np.float64):
+            w = rng.standard_normal(shape).astype(dtype)
+            for vectors in (2, MATVEC_VECTORS):
+                assert pack_panels(w, vectors).ctypes.data % VECTOR_BYTES == 0
+            scratch = aligned_zeros((7, 33), w)
+            assert scratch.ctypes.data % VECTOR_BYTES == 0
+            assert scratch.shape == (7, 33) and scratch.dtype == dtype and not scratch.any()

@@ -171,6 +171,23 @@ _matvec_block = _block_product(1, MATVEC_VECTORS)
 
 
 @njit(**JIT_OPTIONS)
+def aligned_zeros(shape, like):
+    """Zeros of ``like``'s dtype whose data starts on a vector boundary.
+
+    Vector loads that straddle two cache lines cost up to twice as much; Numba's
+    allocations are only 16- or 32-byte aligned, and one 50-step LSTM-128 prediction took
+    186 or 132 us depending on where its packed weights had landed.
+    """
+    size = 1
+    for n in shape:
+        size *= n
+    lanes = VECTOR_BYTES // like.itemsize
+    buffer = np.zeros(size + lanes, like.dtype)
+    offset = (-buffer.ctypes.data % VECTOR_BYTES) // like.itemsize
+    return buffer[offset:offset + size].reshape(shape)
+
+
+@njit(**JIT_OPTIONS)
 def pack_panels(w, vectors=_VECTORS):
     """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N.
 
@@ -180,7 +197,7 @@ def pack_panels(w, vectors=_VECTORS):
     K, N = w.shape
     NR = vectors * VECTOR_BYTES // w.itemsize
     n_panels = (N + NR - 1) // NR
-    panels = np.zeros((n_panels, K, NR), w.dtype)
+    panels = aligned_zeros((n_panels, K, NR), w)
     for p in range(n_panels):
         width = min(NR, N - p * NR)
         for k in range(K):

@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
+                    padded_columns)
 
 
 @njit(**JIT_OPTIONS)
@@ -41,7 +42,7 @@ def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
     one = xw.dtype.type(1)
     h0 = np.zeros((B, H), xw.dtype)
     w_hh_panels = pack_panels(w_hh_t)
-    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, G used
+    hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, G used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
         matmul_panels(h_prev, w_hh_panels, hw)
@@ -91,7 +92,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
     h0 = np.zeros((B, H), gates.dtype)
     w_hh_panels = pack_panels(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), gates.dtype)
+    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
     for t in range(T - 1, -1, -1):
@@ -151,8 +152,8 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     H = w_hh_panels.shape[1]
     G = 3 * H
     one = x.dtype.type(1)
-    gx = np.zeros(padded_columns(w_hh_panels), x.dtype)  # W_ih x_t + b_ih (G used)
-    gh = np.zeros(padded_columns(w_hh_panels), x.dtype)  # W_hh h_{t-1} + b_hh (G used)
+    gx = aligned_zeros((padded_columns(w_hh_panels),), x)  # W_ih x_t + b_ih (G used)
+    gh = aligned_zeros((padded_columns(w_hh_panels),), x)  # W_hh h_{t-1} + b_hh (G used)
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):

@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
+                    padded_columns)
 
 
 @njit(inline="always")
@@ -54,7 +55,7 @@ def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
     H = G // 4
     zeros = np.zeros((B, H), xw.dtype)
     w_hh_panels = pack_panels(w_hh_t)
-    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, G used
+    hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, G used
     for t in range(T):
         h_prev = zeros if t == 0 else h[t - 1]
         c_prev = zeros if t == 0 else c[t - 1]
@@ -103,7 +104,7 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     c0 = np.zeros((B, H), gates.dtype)
     w_hh_panels = pack_panels(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), gates.dtype)
+    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates)
     d_c = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] (from t + 1, then total)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
@@ -165,7 +166,7 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     T, B, F = x.shape
     H = w_hh_panels.shape[1]
     G = 4 * H
-    gates = np.zeros(padded_columns(w_hh_panels), x.dtype)  # G used
+    gates = aligned_zeros((padded_columns(w_hh_panels),), x)  # G used
     c = np.empty(H, x.dtype)
     h0 = np.zeros(H, x.dtype)
     for b in range(B):

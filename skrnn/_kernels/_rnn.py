@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
-from ._gemm import accumulate_matvec_panels, matmul_panels, pack_panels, padded_columns
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
+                    padded_columns)
 
 
 @njit(**JIT_OPTIONS)
@@ -37,7 +38,7 @@ def rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     T, B, H = xw.shape
     h0 = np.zeros((B, H), xw.dtype)
     w_hh_panels = pack_panels(w_hh_t)
-    hw = np.empty((B, padded_columns(w_hh_panels)), xw.dtype)  # W_hh h_{t-1}, H used
+    hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, H used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
         matmul_panels(h_prev, w_hh_panels, hw)
@@ -77,7 +78,7 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     one, zero = h.dtype.type(1), h.dtype.type(0)
     w_hh_panels = pack_panels(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = np.zeros((B, padded_columns(w_hh_panels)), h.dtype)
+    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), h)
     d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
     for t in range(T - 1, -1, -1):
         for b in range(B):
@@ -124,7 +125,7 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
     """
     T, B, F = x.shape
     H = w_hh_panels.shape[1]
-    pre = np.zeros(padded_columns(w_hh_panels), x.dtype)  # H used
+    pre = aligned_zeros((padded_columns(w_hh_panels),), x)  # H used
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):
