@@ -12,6 +12,7 @@ one matrix product each. The reverse direction of a bidirectional layer runs the
 kernels on each sequence reversed within its own length.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,7 +203,7 @@ class Workspace:
     def empty(self, name, shape, dtype):
         if not self.reuse:
             return self.xp.empty(shape, dtype)
-        size = int(np.prod(shape))
+        size = math.prod(shape)  # (np.prod costs 5 us a call here, seven calls a chunk)
         buffer = self._arrays.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
             buffer = self._arrays[name] = self.xp.empty(size, dtype)
