@@ -1,4 +1,5 @@
-"""The recurrent matrix product of the time loops: ``out = a @ w`` on weights packed once.
+"""Matrix products on weights packed once: the time loops' recurrent product, prediction's
+one-row products, and the weight gradients' ``a.T @ b``.
 
 Inside a time loop the recurrent product is small (a chunk of 32 sequences times ``W_hh``)
 and repeats every step on the same weights. BLAS re-packs the weights on every call and

@@ -29,7 +29,7 @@ def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
         Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
         the activated gates r, z, n of every valid step.
     w_hh_t : ndarray (H, 3H)
-        ``weight_hh`` transposed, C-contiguous.
+        ``weight_hh`` transposed, any layout (a view will do: it is packed into panels).
     b_ih, b_hh : ndarray (3H,)
     lengths : ndarray (B,) of int64
     hw_n : ndarray (T, B, H), output

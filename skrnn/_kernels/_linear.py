@@ -1,10 +1,12 @@
-"""Row-by-row products for prediction, in a fixed summation order.
+"""Row-by-row products for the prediction head, in a fixed summation order.
 
 BLAS picks kernels by matrix shape (GEMV for one row, thin-N kernels for a head with one or
-two outputs), so a row's bits depend on the other rows in the call. Prediction uses these
-instead: every output element accumulates its bias, then its terms in index order, whatever
-the batch, so a sequence's prediction never depends on the other sequences predicted with
-it. The loops run over the output dimension, which LLVM vectorises.
+two outputs), so a row's bits depend on the other rows in the call. The head's product in
+prediction uses these instead: every output element accumulates its bias, then its terms in
+index order, whatever the batch, so a sequence's prediction never depends on the other
+sequences predicted with it. The loops run over the output dimension, which LLVM
+vectorises. (The recurrent layers' one-row products follow the same rule on packed weights:
+``_gemm.accumulate_matvec_panels``.)
 """
 
 from numba import njit

@@ -45,7 +45,7 @@ def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
         Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
         the activated gates i, f, g, o of every valid step (the gates backward needs).
     w_hh_t : ndarray (H, 4H)
-        ``weight_hh`` transposed, C-contiguous.
+        ``weight_hh`` transposed, any layout (a view will do: it is packed into panels).
     b_ih, b_hh : ndarray (4H,)
     lengths : ndarray (B,) of int64
     c, h : ndarray (T, B, H), output

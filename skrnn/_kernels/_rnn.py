@@ -26,7 +26,7 @@ def rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     xw : ndarray (T, B, H)
         Input projection ``x @ W_ih.T`` of every step, without bias.
     w_hh_t : ndarray (H, H)
-        ``weight_hh`` transposed, C-contiguous.
+        ``weight_hh`` transposed, any layout (a view will do: it is packed into panels).
     b_ih, b_hh : ndarray (H,)
     lengths : ndarray (B,) of int64
         Valid steps of each sequence, 1 <= lengths[b] <= T.
