@@ -79,8 +79,8 @@ def _block_product(n_rows, n_vectors):
             a_arr = context.make_array(a_type)(context, builder, args[0])
             panels_arr = context.make_array(panels_type)(context, builder, args[2])
             out_arr = context.make_array(out_type)(context, builder, args[6])
-            row, panel, k_start, k_stop = (
-                context.cast(builder, args[i], signature.args[i], types.intp) for i in (1, 3, 4, 5))
+            row, panel, k_start, k_stop = (context.cast(builder, args[i], signature.args[i],
+                                                        types.intp) for i in (1, 3, 4, 5))
             accumulate = context.cast(builder, args[7], signature.args[7], types.boolean)
             K = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
             NR = cgutils.unpack_tuple(builder, panels_arr.shape, 3)[2]
@@ -90,6 +90,7 @@ def _block_product(n_rows, n_vectors):
             lanes = 8 * VECTOR_BYTES // a_type.dtype.bitwidth
             vector = ir.VectorType(scalar, lanes)
             zero = ir.Constant(vector, [0.0] * lanes)
+            undefined = ir.Constant(vector, ir.Undefined)
             broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
             contract = ["contract"]  # fused multiply-add allowed; no reassociation
 
@@ -134,14 +135,15 @@ def _block_product(n_rows, n_vectors):
                                                   vector.as_pointer()), align=4)
                      for v in range(n_vectors)]
                 acc_next = []
-                for r in range(n_rows):
-                    a_rk = builder.load(builder.gep(a_rows, [builder.add(builder.mul(index(r), K), k)]))
-                    a_vec = builder.insert_element(ir.Constant(vector, ir.Undefined), a_rk, index(0))
-                    a_vec = builder.shuffle_vector(a_vec, ir.Constant(vector, ir.Undefined),
-                                                   broadcast_mask)
+                for r in range(n_rows):  # broadcast a[row + r, k], multiply-add each vector
+                    a_rk = builder.load(builder.gep(a_rows, [builder.add(builder.mul(index(r), K),
+                                                                         k)]))
+                    a_vec = builder.insert_element(undefined, a_rk, index(0))
+                    a_vec = builder.shuffle_vector(a_vec, undefined, broadcast_mask)
                     for v in range(n_vectors):
                         product = builder.fmul(a_vec, w[v], flags=contract)
-                        acc_next.append(builder.fadd(acc[r * n_vectors + v], product, flags=contract))
+                        acc_next.append(builder.fadd(acc[r * n_vectors + v], product,
+                                                     flags=contract))
                 k_next = builder.add(k, index(1))
                 loop_end = builder.basic_block
                 k.add_incoming(k_next, loop_end)
