@@ -44,14 +44,14 @@ class SGD(BaseOptimizer):
 
     def step(self, params, grads):
         lr = params_dtype_scalar(params, self.learning_rate)
+        momentum = params_dtype_scalar(params, self.momentum)
         for name, value in params.items():
             velocity = self.velocities[name]
             if array_module(value) is not np:  # on a GPU: one fused kernel
                 _cuda.fused_update("nesterov" if self.nesterov else "sgd", grads[name],
                                    (lr, self.momentum), (value, velocity))
                 continue
-            _update.sgd_update(value, velocity, grads[name], lr,
-                               value.dtype.type(self.momentum), self.nesterov)
+            _update.sgd_update(value, velocity, grads[name], lr, momentum, self.nesterov)
 
 
 class Adam(BaseOptimizer):
@@ -68,15 +68,16 @@ class Adam(BaseOptimizer):
         self.t += 1
         lr = (self.learning_rate * np.sqrt(1 - self.beta_2 ** self.t)
               / (1 - self.beta_1 ** self.t))
+        # in the parameters' dtype, for the CPU's loops
+        scalars = [params_dtype_scalar(params, x)
+                   for x in (lr, self.beta_1, self.beta_2, self.epsilon)]
         for name, value in params.items():
             m, v, g = self.ms[name], self.vs[name], grads[name]
             if array_module(value) is not np:  # on a GPU: one fused kernel
                 _cuda.fused_update("adam", g, (lr, self.beta_1, self.beta_2, self.epsilon),
                                    (value, m, v))
                 continue
-            scalar = value.dtype.type
-            _update.adam_update(value, m, v, g, scalar(lr), scalar(self.beta_1),
-                                scalar(self.beta_2), scalar(self.epsilon))
+            _update.adam_update(value, m, v, g, *scalars)
 
 
 class RMSprop(BaseOptimizer):
@@ -96,15 +97,15 @@ class RMSprop(BaseOptimizer):
         self.t += 1
         correction = 1 - self.beta_2 ** self.t
         lr = params_dtype_scalar(params, self.learning_rate)
+        # in the parameters' dtype, for the CPU's loops
+        scalars = [params_dtype_scalar(params, x) for x in (self.beta_2, correction, self.epsilon)]
         for name, value in params.items():
             v, g = self.vs[name], grads[name]
             if array_module(value) is not np:  # on a GPU: one fused kernel
                 _cuda.fused_update("rmsprop", g, (lr, self.beta_2, correction, self.epsilon),
                                    (value, v))
                 continue
-            scalar = value.dtype.type
-            _update.rmsprop_update(value, v, g, lr, scalar(self.beta_2), scalar(correction),
-                                   scalar(self.epsilon))
+            _update.rmsprop_update(value, v, g, lr, *scalars)
 
 
 def params_dtype_scalar(params, value):
