@@ -113,27 +113,34 @@ def init_params(spec, rng, dtype):
     trains recurrent networks more reliably than PyTorch's uniform default.
     """
     params = {}
-    for name, shape in param_shapes(spec).items():
-        if name == "embedding.weight":
-            value = rng.standard_normal(shape)
-        elif "bias" in name:
-            value = np.zeros(shape)
-            if spec.cell == "lstm" and "bias_ih" in name:
-                hidden = shape[0] // 4
-                value[hidden:2 * hidden] = 1.0
-        elif "weight_hh" in name:
-            hidden = shape[1]
-            # one BLAS thread: after a multi-threaded call OpenBLAS's workers spin for about
-            # 0.1 s, a core taken from the training that follows (58 ms of every RNN-128 fit)
-            with single_threaded_blas():
-                value = np.concatenate([_orthogonal(rng, hidden, hidden)
-                                        for _ in range(shape[0] // hidden)])
-        else:  # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
-            fan_out = shape[0] // GATE_MULTIPLIER[spec.cell] if name.startswith("rnn.") else shape[0]
-            limit = np.sqrt(6.0 / (fan_out + shape[1]))
-            value = rng.uniform(-limit, limit, shape)
-        params[name] = np.ascontiguousarray(value, dtype=dtype)
+    # one BLAS thread for the orthogonal blocks' QRs: after a multi-threaded call OpenBLAS's
+    # workers spin for about 0.1 s, a core taken from the training that follows (58 ms of
+    # every RNN-128 fit)
+    with single_threaded_blas():
+        for name, shape in param_shapes(spec).items():
+            params[name] = np.ascontiguousarray(_initial_value(spec, rng, name, shape),
+                                                dtype=dtype)
     return params
+
+
+def _initial_value(spec, rng, name, shape):
+    """One parameter's initial value (float64), as ``init_params`` describes."""
+    if name == "embedding.weight":
+        return rng.standard_normal(shape)
+    if "bias" in name:
+        value = np.zeros(shape)
+        if spec.cell == "lstm" and "bias_ih" in name:
+            hidden = shape[0] // 4
+            value[hidden:2 * hidden] = 1.0
+        return value
+    if "weight_hh" in name:
+        hidden = shape[1]
+        return np.concatenate([_orthogonal(rng, hidden, hidden)
+                               for _ in range(shape[0] // hidden)])
+    # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
+    fan_out = shape[0] // GATE_MULTIPLIER[spec.cell] if name.startswith("rnn.") else shape[0]
+    limit = np.sqrt(6.0 / (fan_out + shape[1]))
+    return rng.uniform(-limit, limit, shape)
 
 
 def time_reversal_index(lengths, n_steps, xp=np):
