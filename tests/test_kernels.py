@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
-from skrnn._kernels._gemm import (MATVEC_VECTORS, VECTOR_BYTES, accumulate_matvec_panels,
+from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
+                                  accumulate_matvec_panels,
                                   aligned_zeros, matmul_panels, pack_panels, padded_columns)
 
 
@@ -72,7 +73,8 @@ def test_flush_denormals_sets_and_restores_the_thread_state():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (32, 64, 256), (13, 33, 17),
-                                   (6, 200, 40), (9, 600, 70), (4, 0, 9)])
+                                   (6, 200, 40), (9, 600, 70), (4, 0, 9), (7, 300, 128),
+                                   (30, 70, 192)])
 def test_matmul_panels_matches_numpy(dtype, shape):
     M, K, N = shape
     rng = np.random.default_rng(0)
@@ -87,11 +89,22 @@ def test_matmul_panels_matches_numpy(dtype, shape):
     np.testing.assert_array_equal(out[:, N:], 0)
 
 
-def test_matmul_panels_rows_do_not_depend_on_each_other():
+def test_pack_panels_picks_wide_panels_where_they_tile():
+    for dtype in (np.float32, np.float64):
+        lanes = VECTOR_BYTES // np.dtype(dtype).itemsize
+        wide, narrow = PANEL_VECTORS[0] * lanes, PANEL_VECTORS[-1] * lanes
+        assert pack_panels(np.ones((3, 2 * wide), dtype)).shape == (2, 3, wide)
+        assert pack_panels(np.ones((3, wide + narrow), dtype)).shape[2] == narrow
+        assert pack_panels(np.ones((3, 5), dtype), MATVEC_VECTORS).shape[2] == \
+            MATVEC_VECTORS * lanes
+
+
+@pytest.mark.parametrize("N", [50, 128])  # narrow and (with AVX-512) wide panels
+def test_matmul_panels_rows_do_not_depend_on_each_other(N):
     """A row's bits are the same alone, in a block of four or in a remainder block."""
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((11, 600)).astype(np.float32)  # k in three slices
-    panels = pack_panels(rng.standard_normal((600, 50)).astype(np.float32))
+    a = rng.standard_normal((11, 600)).astype(np.float32)  # k in several slices
+    panels = pack_panels(rng.standard_normal((600, N)).astype(np.float32))
     together = np.empty((11, padded_columns(panels)), np.float32)
     matmul_panels(a, panels, together)
     for i in range(11):
@@ -130,7 +143,7 @@ def test_accumulate_matvec_panels_adds_the_product(dtype, shape):
                                atol=tol * 10)
     np.testing.assert_array_equal(out[N:], start[N:])  # zero columns add nothing
     with pytest.raises(ValueError, match="do not match"):
-        accumulate_matvec_panels(x, pack_panels(w), out)  # packed for matmul_panels
+        accumulate_matvec_panels(x, pack_panels(w, 2), out)  # two vectors, not four
 
 
 def test_packed_weights_and_scratch_start_on_a_vector_boundary():

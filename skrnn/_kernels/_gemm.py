@@ -4,18 +4,20 @@ one-row products, and the weight gradients' ``a.T @ b``.
 Inside a time loop the recurrent product is small (a chunk of 32 sequences times ``W_hh``)
 and repeats every step on the same weights. BLAS re-packs the weights on every call and
 runs thin-M kernels: SciPy's OpenBLAS (the one ``np.dot`` reaches from ``@njit``) made
-83-100 GFLOP/s for 32 x 256 @ 256 x (256-1024) on one core of a machine whose
-matrix-product peak is about 178 GFLOP/s per core. Here the weights are packed once per
+83-100 GFLOP/s for 32 x 256 @ 256 x (256-1024) on one core, where NumPy's OpenBLAS
+makes 155-160 GFLOP/s on 2048 x 2048 products. Here the weights are packed once per
 loop into column panels, and a register-blocked kernel computes each 4-row x 1-panel block
-of the output with its accumulators in vector registers: 160-190 GFLOP/s on such a product
-called alone, 120-160 inside a time loop, where the gate arithmetic between two products
+of the output with its accumulators in vector registers: 180-200 GFLOP/s on such a product
+called alone, 175-190 inside a time loop, where the gate arithmetic between two products
 takes its share of the caches.
 
 Layout: ``w`` (K, N) becomes ``panels`` (ceil(N / NR), K, NR), panel ``p`` holding columns
-``p * NR`` to ``p * NR + NR - 1`` row after row, zero past N. ``NR`` is two of the machine's
-widest vectors (float32: 32 with AVX-512, 16 with AVX2, 8 otherwise). A block keeps
-4 x 2 vector accumulators and, per k, loads two vectors of the panel and broadcasts four
-entries of ``a``: eight independent multiply-adds, enough to hide their latency.
+``p * NR`` to ``p * NR + NR - 1`` row after row, zero past N. ``NR`` is four of the
+machine's widest vectors where they tile N and the machine has 32 vector registers
+(AVX-512; float32: 64 columns), else two (float32: 32 with AVX-512, 16 with AVX2, 8
+otherwise). A block keeps 4 x 4 (or 4 x 2) vector accumulators and, per k, loads the
+panel's vectors and broadcasts four entries of ``a``: 16 (or 8) independent multiply-adds
+in flight, enough to hide their latency.
 
 Every output element sums its terms in the order k = 0, 1, 2, ..., whatever the number of
 rows in the call: a row's result does not depend on the other rows.
@@ -31,7 +33,6 @@ from numba.extending import intrinsic
 from ._activations import JIT_OPTIONS
 
 _ROWS = 4  # rows of a block
-_VECTORS = 2  # vectors per row of a block
 MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
 K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 256 rows of float32 panels
 
@@ -50,17 +51,23 @@ def _vector_bytes():
 
 
 VECTOR_BYTES = _vector_bytes()
+# Vectors per panel row for ``matmul_panels``: four where they tile N, else two. Four
+# need 16 accumulators and 4 panel vectors in registers: AVX-512 has 32, AVX2 only 16.
+PANEL_VECTORS = (4, 2) if VECTOR_BYTES == 64 else (2,)
 
 
-def _block_product(n_rows, n_vectors):
+def _block_product(n_rows, vector_counts):
     """An intrinsic ``(a, row, panels, panel, k_start, k_stop, out, accumulate)``: for the
-    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``, where
-    NR is ``n_vectors`` vectors,
+    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``,
 
         out[block] (+)= a[rows, k_start:k_stop] @ panels[panel, k_start:k_stop]
 
     adding to ``out`` when ``accumulate`` is true. The accumulators start from ``out`` then,
     so a sum split into k ranges adds its terms in the same order as one range.
+
+    NR is read from ``panels`` at run time and must be one of ``vector_counts`` vectors:
+    the intrinsic holds one loop per count and branches to the one that matches (the last
+    count is taken when none of the others does).
     """
 
     @intrinsic
@@ -105,62 +112,77 @@ def _block_product(n_rows, n_vectors):
             a_rows = builder.gep(a_arr.data, [builder.mul(row, K)])  # &a[row, 0]
             w_panel = builder.gep(panels_arr.data, [builder.mul(builder.mul(panel, K), NR)])
 
-            # initial accumulators: zero, or the block of ``out`` when accumulating
-            before = builder.basic_block
-            with builder.if_then(accumulate):
-                loaded = [builder.load(out_vector(r, v), align=4)
-                          for r in range(n_rows) for v in range(n_vectors)]
-                loaded_end = builder.basic_block
-            start = []
-            for value in loaded:
-                phi = builder.phi(vector)
-                phi.add_incoming(zero, before)
-                phi.add_incoming(value, loaded_end)
-                start.append(phi)
-            entry = builder.basic_block
-            loop = builder.append_basic_block("k_loop")
-            done = builder.append_basic_block("k_done")
-            builder.cbranch(builder.icmp_signed("<", k_start, k_stop), loop, done)
-
-            with builder.goto_block(loop):  # for k in range(k_start, k_stop)
-                k = builder.phi(intp)
-                k.add_incoming(k_start, entry)
-                acc = []
-                for value in start:
+            def emit_block(n_vectors):
+                """The block's loop for panels of ``n_vectors`` vectors."""
+                # initial accumulators: zero, or the block of ``out`` when accumulating
+                before = builder.basic_block
+                with builder.if_then(accumulate):
+                    loaded = [builder.load(out_vector(r, v), align=4)
+                              for r in range(n_rows) for v in range(n_vectors)]
+                    loaded_end = builder.basic_block
+                start = []
+                for value in loaded:
                     phi = builder.phi(vector)
-                    phi.add_incoming(value, entry)
-                    acc.append(phi)
-                w_row = builder.gep(w_panel, [builder.mul(k, NR)])  # &panels[panel, k, 0]
-                w = [builder.load(builder.bitcast(builder.gep(w_row, [index(v * lanes)]),
-                                                  vector.as_pointer()), align=4)
-                     for v in range(n_vectors)]
-                acc_next = []
-                for r in range(n_rows):  # broadcast a[row + r, k], multiply-add each vector
-                    a_rk = builder.load(builder.gep(a_rows, [builder.add(builder.mul(index(r), K),
-                                                                         k)]))
-                    a_vec = builder.insert_element(undefined, a_rk, index(0))
-                    a_vec = builder.shuffle_vector(a_vec, undefined, broadcast_mask)
-                    for v in range(n_vectors):
-                        product = builder.fmul(a_vec, w[v], flags=contract)
-                        acc_next.append(builder.fadd(acc[r * n_vectors + v], product,
-                                                     flags=contract))
-                k_next = builder.add(k, index(1))
-                loop_end = builder.basic_block
-                k.add_incoming(k_next, loop_end)
-                for phi, value in zip(acc, acc_next):
-                    phi.add_incoming(value, loop_end)
-                builder.cbranch(builder.icmp_signed("<", k_next, k_stop), loop, done)
+                    phi.add_incoming(zero, before)
+                    phi.add_incoming(value, loaded_end)
+                    start.append(phi)
+                entry = builder.basic_block
+                loop = builder.append_basic_block("k_loop")
+                done = builder.append_basic_block("k_done")
+                builder.cbranch(builder.icmp_signed("<", k_start, k_stop), loop, done)
 
-            builder.position_at_end(done)
-            totals = []
-            for first, last in zip(start, acc_next):
-                total = builder.phi(vector)
-                total.add_incoming(first, entry)
-                total.add_incoming(last, loop_end)
-                totals.append(total)
-            for r in range(n_rows):
-                for v in range(n_vectors):
-                    builder.store(totals[r * n_vectors + v], out_vector(r, v), align=4)
+                with builder.goto_block(loop):  # for k in range(k_start, k_stop)
+                    k = builder.phi(intp)
+                    k.add_incoming(k_start, entry)
+                    acc = []
+                    for value in start:
+                        phi = builder.phi(vector)
+                        phi.add_incoming(value, entry)
+                        acc.append(phi)
+                    w_row = builder.gep(w_panel, [builder.mul(k, NR)])  # &panels[panel, k, 0]
+                    w = [builder.load(builder.bitcast(builder.gep(w_row, [index(v * lanes)]),
+                                                      vector.as_pointer()), align=4)
+                         for v in range(n_vectors)]
+                    acc_next = []
+                    for r in range(n_rows):  # broadcast a[row + r, k], multiply-add each vector
+                        a_rk = builder.load(builder.gep(a_rows, [builder.add(
+                            builder.mul(index(r), K), k)]))
+                        a_vec = builder.insert_element(undefined, a_rk, index(0))
+                        a_vec = builder.shuffle_vector(a_vec, undefined, broadcast_mask)
+                        for v in range(n_vectors):
+                            product = builder.fmul(a_vec, w[v], flags=contract)
+                            acc_next.append(builder.fadd(acc[r * n_vectors + v], product,
+                                                         flags=contract))
+                    k_next = builder.add(k, index(1))
+                    loop_end = builder.basic_block
+                    k.add_incoming(k_next, loop_end)
+                    for phi, value in zip(acc, acc_next):
+                        phi.add_incoming(value, loop_end)
+                    builder.cbranch(builder.icmp_signed("<", k_next, k_stop), loop, done)
+
+                builder.position_at_end(done)
+                totals = []
+                for first, last in zip(start, acc_next):
+                    total = builder.phi(vector)
+                    total.add_incoming(first, entry)
+                    total.add_incoming(last, loop_end)
+                    totals.append(total)
+                for r in range(n_rows):
+                    for v in range(n_vectors):
+                        builder.store(totals[r * n_vectors + v], out_vector(r, v), align=4)
+
+            def emit_choice(counts):
+                if len(counts) == 1:
+                    emit_block(counts[0])
+                    return
+                matches = builder.icmp_signed("==", NR, index(counts[0] * lanes))
+                with builder.if_else(matches) as (then, otherwise):
+                    with then:
+                        emit_block(counts[0])
+                    with otherwise:
+                        emit_choice(counts[1:])
+
+            emit_choice(tuple(vector_counts))
             return context.get_dummy_value()
 
         return types.void(a, row, panels, panel, k_start, k_stop, out, accumulate), codegen
@@ -168,9 +190,9 @@ def _block_product(n_rows, n_vectors):
     return block_product
 
 
-_block_1, _block_2, _block_3, _block_4 = (_block_product(n, _VECTORS)
+_block_1, _block_2, _block_3, _block_4 = (_block_product(n, PANEL_VECTORS)
                                           for n in range(1, _ROWS + 1))
-_matvec_block = _block_product(1, MATVEC_VECTORS)
+_matvec_block = _block_product(1, (MATVEC_VECTORS,))
 
 
 @njit(**JIT_OPTIONS)
@@ -191,14 +213,20 @@ def aligned_zeros(shape, like):
 
 
 @njit(**JIT_OPTIONS)
-def pack_panels(w, vectors=_VECTORS):
+def pack_panels(w, vectors=0):
     """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N.
 
-    NR is ``vectors`` vectors: the default for ``matmul_panels``, ``MATVEC_VECTORS`` for
-    ``accumulate_matvec_panels``.
+    NR is ``vectors`` vectors (``MATVEC_VECTORS`` for ``accumulate_matvec_panels``). The
+    default 0 picks for ``matmul_panels``: four vectors where they tile N, else two. A
+    4 x 4-vector block keeps 16 accumulators in flight against 8, and ran 10-17% faster
+    (32 x 256 @ 256 x 256: 191 against 163 GFLOP/s in a 50-step loop).
     """
     K, N = w.shape
-    NR = vectors * VECTOR_BYTES // w.itemsize
+    lanes = VECTOR_BYTES // w.itemsize
+    if vectors == 0:
+        wide = PANEL_VECTORS[0]
+        vectors = wide if N % (wide * lanes) == 0 else PANEL_VECTORS[-1]
+    NR = vectors * lanes
     n_panels = (N + NR - 1) // NR
     panels = aligned_zeros((n_panels, K, NR), w)
     for p in range(n_panels):
