@@ -79,7 +79,7 @@ class CPUBackend:
 
     @staticmethod
     def matmul_tn(a, b):
-        """``a.T @ b`` for C-contiguous 2-D arrays, with no temporary copy of ``a.T``."""
+        """``a.T @ b`` for 2-D arrays (``_gemm.matmul_tn``: no copy of ``a.T``)."""
         out = np.empty((a.shape[1], b.shape[1]), a.dtype)
         matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
         return out

@@ -312,13 +312,14 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
                              d_gates_ih, d_gates_hh)
     d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
     # the input weights' and bias_ih's gradients in one product: x with a column of ones
-    # (a separate sum over the gate gradients was one more pass over them)
+    # (a separate sum over the gate gradients was one more pass over them), transposed
+    # (F + 1 rows of output: one pass over the gate gradients on the CPU)
     x_ones = workspace.empty("x_ones", (T * B, F + 1), w_ih.dtype)
     x_ones[:, :F] = x.reshape(T * B, F)
     x_ones[:, F] = 1
-    d_w_ih_b = backend.matmul_tn(d_gates_ih_2d, x_ones)  # (G, F + 1)
-    d_w_ih = backend.xp.ascontiguousarray(d_w_ih_b[:, :F])
-    d_b_ih = d_w_ih_b[:, F].copy()
+    d_w_ih_b = backend.matmul_tn(x_ones, d_gates_ih_2d)  # (F + 1, G)
+    d_w_ih = backend.xp.ascontiguousarray(d_w_ih_b[:F].T)
+    d_b_ih = d_w_ih_b[F].copy()
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
                                h[:-1].reshape((T - 1) * B, H))

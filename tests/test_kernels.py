@@ -6,7 +6,8 @@ import pytest
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
 from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
                                   accumulate_matvec_panels,
-                                  aligned_zeros, matmul_panels, pack_panels, padded_columns)
+                                  aligned_zeros, matmul_panels, matmul_tn, pack_panels,
+                                  padded_columns)
 
 
 def test_float64_activations_are_exact():
@@ -125,6 +126,36 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
         matmul_panels(a, panels, np.empty((8, 30)))
     with pytest.raises(ValueError, match="columns differ"):
         matmul_panels(a[:, :5], panels, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1600, 9, 256), (300, 48, 64), (301, 49, 64), (1568, 256, 64),
+                                   (150, 30, 96), (70, 5, 33), (0, 4, 64), (40, 0, 64),
+                                   (33, 7, 1), (200, 131, 128)])
+def test_matmul_tn_matches_numpy(dtype, shape):
+    """Read in place (M <= 48), packed (M > 48), BLAS (N not whole panels), empty sums."""
+    R, M, N = shape
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((R, M)).astype(dtype)
+    b = rng.standard_normal((R, N)).astype(dtype)
+    out = np.full((M, N), np.nan, dtype)
+    matmul_tn(a, b, out)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    expected = a.astype(np.float64).T @ b
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.sqrt(max(R, 1)))
+
+
+def test_matmul_tn_reads_strided_operands_and_checks_shapes():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((100, 20))[:, ::2]  # (100, 10), not contiguous
+    b = rng.standard_normal((200, 64))[::2]  # (100, 64), not contiguous
+    out = np.empty((10, 64))
+    matmul_tn(a, b, out)
+    np.testing.assert_allclose(out, a.T @ b, rtol=1e-12)
+    with pytest.raises(ValueError, match="do not match"):
+        matmul_tn(a, b[:50], out)
+    with pytest.raises(ValueError, match="do not match"):
+        matmul_tn(a, b, np.empty((10, 32)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

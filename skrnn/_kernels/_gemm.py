@@ -34,7 +34,9 @@ from ._activations import JIT_OPTIONS
 
 _ROWS = 4  # rows of a block
 MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
-K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 256 rows of float32 panels
+K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64-float panels
+TN_DIRECT_K_BLOCK = 32  # rows of b per pass when matmul_tn reads it in place
+TN_DIRECT_ROWS = 48  # matmul_tn reads b in place, unpacked, for at most this many rows
 
 
 def _vector_bytes():
@@ -57,41 +59,44 @@ PANEL_VECTORS = (4, 2) if VECTOR_BYTES == 64 else (2,)
 
 
 def _block_product(n_rows, vector_counts):
-    """An intrinsic ``(a, row, panels, panel, k_start, k_stop, out, accumulate)``: for the
-    block of rows ``row:row + n_rows`` and columns ``panel * NR:(panel + 1) * NR``,
+    """An intrinsic ``(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
+    out_start, out_row_step, k_start, k_stop, accumulate)`` on flat arrays: for
+    ``r < n_rows``, ``c < width`` and k from ``k_start`` to ``k_stop - 1`` in order,
 
-        out[block] (+)= a[rows, k_start:k_stop] @ panels[panel, k_start:k_stop]
+        out[out_start + r * out_row_step + c] (+)=
+            sum_k a[a_start + r * a_row_step + k * a_k_step] * w[w_start + k * w_k_step + c]
 
     adding to ``out`` when ``accumulate`` is true. The accumulators start from ``out`` then,
     so a sum split into k ranges adds its terms in the same order as one range.
 
-    NR is read from ``panels`` at run time and must be one of ``vector_counts`` vectors:
-    the intrinsic holds one loop per count and branches to the one that matches (the last
-    count is taken when none of the others does).
+    The steps let one kernel read ``a`` by rows (``a @ w``: a_k_step 1) or by columns
+    (``a.T @ w``: a_row_step 1), and ``w`` packed in panels or in place. ``width`` must be
+    one of ``vector_counts`` vectors: the intrinsic holds one loop per count and branches
+    to the one that matches (the last count is taken when none of the others does).
+    Nothing is bounds-checked here: the callers check shapes before the first block.
     """
 
     @intrinsic
-    def block_product(typingctx, a, row, panels, panel, k_start, k_stop, out, accumulate):
-        arrays = (a, panels, out)
-        if not all(isinstance(x, types.Array) and x.layout == "C" for x in arrays):
+    def block_product(typingctx, a, a_start, a_row_step, a_k_step, w, w_start, w_k_step,
+                      width, out, out_start, out_row_step, k_start, k_stop, accumulate):
+        arrays = (a, w, out)
+        if not all(isinstance(x, types.Array) and x.layout == "C" and x.ndim == 1
+                   for x in arrays):
             return None
-        if (a.ndim, panels.ndim, out.ndim) != (2, 3, 2) or not isinstance(a.dtype, types.Float):
+        if not isinstance(a.dtype, types.Float) or w.dtype != a.dtype or out.dtype != a.dtype:
             return None
-        if panels.dtype != a.dtype or out.dtype != a.dtype:
-            return None
+        signature = types.void(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width,
+                               out, out_start, out_row_step, k_start, k_stop, accumulate)
 
         def codegen(context, builder, signature, args):
-            a_type, panels_type, out_type = signature.args[0], signature.args[2], signature.args[6]
+            a_type = signature.args[0]
             intp = context.get_value_type(types.intp)
-            a_arr = context.make_array(a_type)(context, builder, args[0])
-            panels_arr = context.make_array(panels_type)(context, builder, args[2])
-            out_arr = context.make_array(out_type)(context, builder, args[6])
-            row, panel, k_start, k_stop = (context.cast(builder, args[i], signature.args[i],
-                                                        types.intp) for i in (1, 3, 4, 5))
-            accumulate = context.cast(builder, args[7], signature.args[7], types.boolean)
-            K = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
-            NR = cgutils.unpack_tuple(builder, panels_arr.shape, 3)[2]
-            out_width = cgutils.unpack_tuple(builder, out_arr.shape, 2)[1]
+            a_data, w_data, out_data = (context.make_array(signature.args[i])(
+                context, builder, args[i]).data for i in (0, 4, 8))
+            (a_start, a_row_step, a_k_step, w_start, w_k_step, width, out_start, out_row_step,
+             k_start, k_stop) = (context.cast(builder, args[i], signature.args[i], types.intp)
+                                 for i in (1, 2, 3, 5, 6, 7, 9, 10, 11, 12))
+            accumulate = context.cast(builder, args[13], signature.args[13], types.boolean)
 
             scalar = context.get_value_type(a_type.dtype)
             lanes = 8 * VECTOR_BYTES // a_type.dtype.bitwidth
@@ -104,16 +109,21 @@ def _block_product(n_rows, vector_counts):
             def index(i):
                 return ir.Constant(intp, i)
 
-            def out_vector(r, v):  # pointer to vector v of row r of the block
-                offset = builder.add(builder.mul(builder.add(row, index(r)), out_width),
-                                     builder.add(builder.mul(panel, NR), index(v * lanes)))
-                return builder.bitcast(builder.gep(out_arr.data, [offset]), vector.as_pointer())
+            def vector_at(data, offset):
+                return builder.bitcast(builder.gep(data, [offset]), vector.as_pointer())
 
-            a_rows = builder.gep(a_arr.data, [builder.mul(row, K)])  # &a[row, 0]
-            w_panel = builder.gep(panels_arr.data, [builder.mul(builder.mul(panel, K), NR)])
+            def out_vector(r, v):  # pointer to vector v of row r of the block
+                offset = builder.add(out_start, builder.add(builder.mul(index(r), out_row_step),
+                                                            index(v * lanes)))
+                return vector_at(out_data, offset)
+
+            a_rows = [builder.gep(a_data, [builder.add(a_start, builder.mul(index(r),
+                                                                            a_row_step))])
+                      for r in range(n_rows)]  # &a[row r, k = 0]
+            w_first = builder.gep(w_data, [w_start])
 
             def emit_block(n_vectors):
-                """The block's loop for panels of ``n_vectors`` vectors."""
+                """The block's loop for ``width`` = ``n_vectors`` vectors."""
                 # initial accumulators: zero, or the block of ``out`` when accumulating
                 before = builder.basic_block
                 with builder.if_then(accumulate):
@@ -139,14 +149,13 @@ def _block_product(n_rows, vector_counts):
                         phi = builder.phi(vector)
                         phi.add_incoming(value, entry)
                         acc.append(phi)
-                    w_row = builder.gep(w_panel, [builder.mul(k, NR)])  # &panels[panel, k, 0]
-                    w = [builder.load(builder.bitcast(builder.gep(w_row, [index(v * lanes)]),
-                                                      vector.as_pointer()), align=4)
+                    w_row = builder.gep(w_first, [builder.mul(k, w_k_step)])
+                    w = [builder.load(vector_at(w_row, index(v * lanes)), align=4)
                          for v in range(n_vectors)]
+                    a_k = builder.mul(k, a_k_step)
                     acc_next = []
-                    for r in range(n_rows):  # broadcast a[row + r, k], multiply-add each vector
-                        a_rk = builder.load(builder.gep(a_rows, [builder.add(
-                            builder.mul(index(r), K), k)]))
+                    for r in range(n_rows):  # broadcast a[row r, k], multiply-add each vector
+                        a_rk = builder.load(builder.gep(a_rows[r], [a_k]))
                         a_vec = builder.insert_element(undefined, a_rk, index(0))
                         a_vec = builder.shuffle_vector(a_vec, undefined, broadcast_mask)
                         for v in range(n_vectors):
@@ -175,7 +184,7 @@ def _block_product(n_rows, vector_counts):
                 if len(counts) == 1:
                     emit_block(counts[0])
                     return
-                matches = builder.icmp_signed("==", NR, index(counts[0] * lanes))
+                matches = builder.icmp_signed("==", width, index(counts[0] * lanes))
                 with builder.if_else(matches) as (then, otherwise):
                     with then:
                         emit_block(counts[0])
@@ -185,7 +194,7 @@ def _block_product(n_rows, vector_counts):
             emit_choice(tuple(vector_counts))
             return context.get_dummy_value()
 
-        return types.void(a, row, panels, panel, k_start, k_stop, out, accumulate), codegen
+        return signature, codegen
 
     return block_product
 
@@ -196,8 +205,8 @@ _matvec_block = _block_product(1, (MATVEC_VECTORS,))
 
 
 @njit(**JIT_OPTIONS)
-def aligned_zeros(shape, like):
-    """Zeros of ``like``'s dtype whose data starts on a vector boundary.
+def aligned_empty(shape, like):
+    """An uninitialised array of ``like``'s dtype whose data starts on a vector boundary.
 
     Vector loads that straddle two cache lines cost up to twice as much; Numba's
     allocations are only 16- or 32-byte aligned, and one 50-step LSTM-128 prediction took
@@ -207,9 +216,17 @@ def aligned_zeros(shape, like):
     for n in shape:
         size *= n
     lanes = VECTOR_BYTES // like.itemsize
-    buffer = np.zeros(size + lanes, like.dtype)
+    buffer = np.empty(size + lanes, like.dtype)
     offset = (-buffer.ctypes.data % VECTOR_BYTES) // like.itemsize
     return buffer[offset:offset + size].reshape(shape)
+
+
+@njit(**JIT_OPTIONS)
+def aligned_zeros(shape, like):
+    """Zeros of ``like``'s dtype whose data starts on a vector boundary."""
+    out = aligned_empty(shape, like)
+    out[...] = 0
+    return out
 
 
 @njit(**JIT_OPTIONS)
@@ -227,13 +244,14 @@ def pack_panels(w, vectors=0):
         wide = PANEL_VECTORS[0]
         vectors = wide if N % (wide * lanes) == 0 else PANEL_VECTORS[-1]
     NR = vectors * lanes
-    n_panels = (N + NR - 1) // NR
-    panels = aligned_zeros((n_panels, K, NR), w)
-    for p in range(n_panels):
-        width = min(NR, N - p * NR)
-        for k in range(K):
-            for j in range(width):
-                panels[p, k, j] = w[k, p * NR + j]
+    n_full, rest = N // NR, N % NR
+    panels = aligned_empty((n_full + (rest > 0), K, NR), w)
+    for k in range(K):  # w row by row: one pass over it
+        for p in range(n_full):
+            panels[p, k, :] = w[k, p * NR:(p + 1) * NR]
+        if rest > 0:
+            panels[n_full, k, :rest] = w[k, n_full * NR:]
+            panels[n_full, k, rest:] = 0
     return panels
 
 
@@ -241,6 +259,28 @@ def pack_panels(w, vectors=0):
 def padded_columns(panels):
     """Columns ``matmul_panels`` writes: N rounded up to whole panels."""
     return panels.shape[0] * panels.shape[2]
+
+
+@njit(**JIT_OPTIONS)
+def _block_rows(a, a_row_step, a_k_step, M, w, w_start, w_k_step, width, out, out_start,
+                out_row_step, k_start, k_stop, accumulate):
+    """Every row of one column panel: blocks of four rows, then one block of the rest."""
+    row = 0
+    while row + _ROWS <= M:
+        _block_4(a, row * a_row_step, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
+                 out_start + row * out_row_step, out_row_step, k_start, k_stop, accumulate)
+        row += _ROWS
+    rest = M - row
+    a_start, block_start = row * a_row_step, out_start + row * out_row_step
+    if rest == 3:
+        _block_3(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
+                 block_start, out_row_step, k_start, k_stop, accumulate)
+    elif rest == 2:
+        _block_2(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
+                 block_start, out_row_step, k_start, k_stop, accumulate)
+    elif rest == 1:
+        _block_1(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
+                 block_start, out_row_step, k_start, k_stop, accumulate)
 
 
 @njit(**JIT_OPTIONS)
@@ -260,26 +300,18 @@ def matmul_panels(a, panels, out):
     """
     a = np.ascontiguousarray(a)
     M, K = a.shape
+    n_panels, NR = panels.shape[0], panels.shape[2]
     if panels.shape[1] != K:
         raise ValueError("matmul_panels: a's columns differ from the packed rows")
     if out.shape[0] != M or out.shape[1] < padded_columns(panels):
         raise ValueError("matmul_panels: out is too small")
-    k_block = K_BLOCK_BYTES // (panels.shape[2] * panels.itemsize)
+    a_flat, w_flat, out_flat = a.reshape(a.size), panels.reshape(panels.size), out.reshape(out.size)
+    k_block = K_BLOCK_BYTES // (NR * panels.itemsize)
     for k_start in range(0, max(K, 1), k_block):
         k_stop = min(K, k_start + k_block)
-        accumulate = k_start > 0
-        for p in range(panels.shape[0]):
-            row = 0
-            while row + 4 <= M:
-                _block_4(a, row, panels, p, k_start, k_stop, out, accumulate)
-                row += 4
-            rest = M - row
-            if rest == 3:
-                _block_3(a, row, panels, p, k_start, k_stop, out, accumulate)
-            elif rest == 2:
-                _block_2(a, row, panels, p, k_start, k_stop, out, accumulate)
-            elif rest == 1:
-                _block_1(a, row, panels, p, k_start, k_stop, out, accumulate)
+        for p in range(n_panels):
+            _block_rows(a_flat, K, 1, M, w_flat, p * K * NR, NR, NR, out_flat, p * NR,
+                        out.shape[1], k_start, k_stop, k_start > 0)
 
 
 @njit(**JIT_OPTIONS)
@@ -301,19 +333,50 @@ def accumulate_matvec_panels(x, panels, out):
         raise ValueError("accumulate_matvec_panels: panels do not match x")
     if out.shape[0] < padded_columns(panels):
         raise ValueError("accumulate_matvec_panels: out is too small")
-    row = np.ascontiguousarray(x).reshape(1, K)
-    out_row = out.reshape(1, out.shape[0])
+    x = np.ascontiguousarray(x)
+    w_flat = panels.reshape(panels.size)
     for p in range(panels.shape[0]):
-        _matvec_block(row, 0, panels, p, 0, K, out_row, True)
+        _matvec_block(x, 0, 0, 1, w_flat, p * K * NR, NR, NR, out, p * NR, 0, 0, K, True)
 
 
 @njit(**JIT_OPTIONS)
 def matmul_tn(a, b, out):
-    """``out = a.T @ b`` for C-contiguous a (R, M) and b (R, N): the weight gradients.
+    """``out = a.T @ b`` for a (R, M) and b (R, N): the weight gradients, summed over R.
 
-    BLAS through Numba takes ``a.T`` as a transposed operand. NumPy's ``a.T @ b`` copied
-    ``a`` into a temporary first; with a large ``a`` (the gate gradients of a batch chunk)
-    two threads doing so at once ran 2x slower than one after the other (allocation and
-    page faults of the temporaries); these calls scale to 1.9x on two threads.
+    The blocks read ``a`` by columns, so ``a.T`` is never copied (NumPy's ``a.T @ b``
+    copied it, and two threads doing so at once ran at half speed). With few rows of output
+    (M <= ``TN_DIRECT_ROWS``: the input weights' gradient, ``x.T @ d_gates``) they read
+    ``b`` in place, ``TN_DIRECT_K_BLOCK`` of its rows at a time; otherwise ``b`` is packed
+    into panels first. Widths that panels do not tile go to BLAS. Against OpenBLAS through
+    Numba, one thread, R = 1600: 3.0x for M = 9 (N = 256: 0.20 -> 0.067 ms), 2.2x for
+    M = 33, 1.1-1.25x for M = 256 and N = 64-128, 1.0x for M = 256-1024 and N = 256.
+
+    Parameters
+    ----------
+    a : ndarray (R, M)
+    b : ndarray (R, N)
+    out : ndarray (M, N), C-contiguous, output
     """
-    np.dot(a.T, b, out)
+    R, M = a.shape
+    N = b.shape[1]
+    if b.shape[0] != R or out.shape[0] != M or out.shape[1] != N:
+        raise ValueError("matmul_tn: shapes do not match")
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    lanes = VECTOR_BYTES // a.itemsize
+    wide = PANEL_VECTORS[0] * lanes
+    NR = wide if N % wide == 0 else PANEL_VECTORS[-1] * lanes
+    if R == 0 or N % NR != 0:
+        np.dot(a.T, b, out)
+        return
+    a_flat, out_flat = a.reshape(a.size), out.reshape(out.size)
+    if M <= TN_DIRECT_ROWS:
+        w_flat, panel_step, w_k_step, k_block = b.reshape(b.size), NR, N, TN_DIRECT_K_BLOCK
+    else:
+        panels = pack_panels(b)
+        w_flat, panel_step, w_k_step = panels.reshape(panels.size), R * NR, NR
+        k_block = K_BLOCK_BYTES // (NR * a.itemsize)
+    for k_start in range(0, R, k_block):
+        k_stop = min(R, k_start + k_block)
+        for p in range(N // NR):
+            _block_rows(a_flat, 1, M, M, w_flat, p * panel_step, w_k_step, NR, out_flat,
+                        p * NR, N, k_start, k_stop, k_start > 0)
