@@ -50,6 +50,8 @@ class Sequences:
     def batch(self, indices):
         """Time-major batch of the given samples, cut to their longest sequence.
 
+        ``indices``: an array of sample indices, or a slice (no gather).
+
         Returns
         -------
         data : ndarray (T, B, F) or (T, B), C-contiguous
