@@ -60,7 +60,8 @@ PANEL_VECTORS = (4, 2) if VECTOR_BYTES == 64 else (2,)
 
 def _block_product(n_rows, vector_counts):
     """An intrinsic ``(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
-    out_start, out_row_step, k_start, k_stop, accumulate)`` on flat arrays: for
+    out_start, out_row_step, k_start, k_stop, accumulate)`` on C-contiguous arrays, indexed
+    as if flat (no views: a view made per call costs reference counting): for
     ``r < n_rows``, ``c < width`` and k from ``k_start`` to ``k_stop - 1`` in order,
 
         out[out_start + r * out_row_step + c] (+)=
@@ -79,9 +80,8 @@ def _block_product(n_rows, vector_counts):
     @intrinsic
     def block_product(typingctx, a, a_start, a_row_step, a_k_step, w, w_start, w_k_step,
                       width, out, out_start, out_row_step, k_start, k_stop, accumulate):
-        arrays = (a, w, out)
-        if not all(isinstance(x, types.Array) and x.layout == "C" and x.ndim == 1
-                   for x in arrays):
+        arrays = (a, w, out)  # any shape: only their data pointers are read
+        if not all(isinstance(x, types.Array) and x.layout == "C" for x in arrays):
             return None
         if not isinstance(a.dtype, types.Float) or w.dtype != a.dtype or out.dtype != a.dtype:
             return None
@@ -305,13 +305,12 @@ def matmul_panels(a, panels, out):
         raise ValueError("matmul_panels: a's columns differ from the packed rows")
     if out.shape[0] != M or out.shape[1] < padded_columns(panels):
         raise ValueError("matmul_panels: out is too small")
-    a_flat, w_flat, out_flat = a.reshape(a.size), panels.reshape(panels.size), out.reshape(out.size)
     k_block = K_BLOCK_BYTES // (NR * panels.itemsize)
     for k_start in range(0, max(K, 1), k_block):
         k_stop = min(K, k_start + k_block)
         for p in range(n_panels):
-            _block_rows(a_flat, K, 1, M, w_flat, p * K * NR, NR, NR, out_flat, p * NR,
-                        out.shape[1], k_start, k_stop, k_start > 0)
+            _block_rows(a, K, 1, M, panels, p * K * NR, NR, NR, out, p * NR, out.shape[1],
+                        k_start, k_stop, k_start > 0)
 
 
 @njit(**JIT_OPTIONS)
@@ -323,7 +322,7 @@ def accumulate_matvec_panels(x, panels, out):
 
     Parameters
     ----------
-    x : ndarray (K,)
+    x : ndarray (K,), C-contiguous
     panels : ndarray (n_panels, K, NR)
     out : ndarray (>= n_panels * NR,), C-contiguous, updated in place
     """
@@ -333,10 +332,8 @@ def accumulate_matvec_panels(x, panels, out):
         raise ValueError("accumulate_matvec_panels: panels do not match x")
     if out.shape[0] < padded_columns(panels):
         raise ValueError("accumulate_matvec_panels: out is too small")
-    x = np.ascontiguousarray(x)
-    w_flat = panels.reshape(panels.size)
     for p in range(panels.shape[0]):
-        _matvec_block(x, 0, 0, 1, w_flat, p * K * NR, NR, NR, out, p * NR, 0, 0, K, True)
+        _matvec_block(x, 0, 0, 1, panels, p * K * NR, NR, NR, out, p * NR, 0, 0, K, True)
 
 
 @njit(**JIT_OPTIONS)
@@ -368,15 +365,13 @@ def matmul_tn(a, b, out):
     if R == 0 or N % NR != 0:
         np.dot(a.T, b, out)
         return
-    a_flat, out_flat = a.reshape(a.size), out.reshape(out.size)
     if M <= TN_DIRECT_ROWS:
-        w_flat, panel_step, w_k_step, k_block = b.reshape(b.size), NR, N, TN_DIRECT_K_BLOCK
+        w, panel_step, w_k_step, k_block = b.reshape(b.size), NR, N, TN_DIRECT_K_BLOCK
     else:
-        panels = pack_panels(b)
-        w_flat, panel_step, w_k_step = panels.reshape(panels.size), R * NR, NR
-        k_block = K_BLOCK_BYTES // (NR * a.itemsize)
+        w = pack_panels(b).reshape(b.size)  # (N // NR, R, NR), flat like the other branch
+        panel_step, w_k_step, k_block = R * NR, NR, K_BLOCK_BYTES // (NR * a.itemsize)
     for k_start in range(0, R, k_block):
         k_stop = min(R, k_start + k_block)
         for p in range(N // NR):
-            _block_rows(a_flat, 1, M, M, w_flat, p * panel_step, w_k_step, NR, out_flat,
-                        p * NR, N, k_start, k_stop, k_start > 0)
+            _block_rows(a, 1, M, M, w, p * panel_step, w_k_step, NR, out, p * NR, N, k_start,
+                        k_stop, k_start > 0)
