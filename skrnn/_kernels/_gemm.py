@@ -246,12 +246,13 @@ def pack_panels(w, vectors=0):
     NR = vectors * lanes
     n_full, rest = N // NR, N % NR
     panels = aligned_empty((n_full + (rest > 0), K, NR), w)
-    for k in range(K):  # w row by row: one pass over it
+    for k in range(K):  # w row by row: one pass over it (loops: slices compile for 2 s)
         for p in range(n_full):
-            panels[p, k, :] = w[k, p * NR:(p + 1) * NR]
+            for j in range(NR):
+                panels[p, k, j] = w[k, p * NR + j]
         if rest > 0:
-            panels[n_full, k, :rest] = w[k, n_full * NR:]
-            panels[n_full, k, rest:] = 0
+            for j in range(NR):
+                panels[n_full, k, j] = w[k, n_full * NR + j] if j < rest else 0
     return panels
 
 
