@@ -27,9 +27,10 @@ def test_float32_tanh_is_accurate_to_a_few_ulp():
     error = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64)))
     assert error.max() < 5e-7
     assert np.all(np.abs(out) <= 1)
-    # odd as tanh is; monotone up to its error (near |x| = 7.9 it wobbles by 3 ulp)
+    # odd as tanh is; monotone up to its error (near |x| = 7.9 it wobbles by 3 ulp, by 8
+    # where the machine has no fused multiply-add: 4.8e-7 compiled for SSE only)
     np.testing.assert_array_equal(out, -out[::-1])
-    assert np.diff(out).min() > -4e-7
+    assert np.diff(out).min() > -5e-7
 
 
 def test_float32_sigmoid_is_accurate():
