@@ -26,7 +26,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _backend, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES, batch_normaliser
-from ._optimizers import all_finite, clip_by_global_norm, make_optimizer
+from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
 from ._progress import EpochProgress
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
 from ._version import PICKLE_FORMAT, __version__
@@ -572,12 +572,7 @@ n_timesteps), or list of arrays
             # without sample weights; the loss is a weighted mean, so scaling every sample
             # weight by one constant changes nothing
             scale = self.alpha / len(indices)
-            squares = 0.0
-            for name, value in self.params_.items():
-                if name.endswith("weight") or "weight_" in name:
-                    squares = squares + xp.vdot(value.ravel(), value.ravel()).astype(np.float64)
-                    grads[name] += value.dtype.type(scale) * value
-            loss += 0.5 * scale * float(squares)
+            loss += 0.5 * scale * add_l2_penalty(self.params_, grads, scale)
         grad_norm = clip_by_global_norm(grads, self.clip_norm)
         if not (np.isfinite(loss) and np.isfinite(grad_norm)):
             return None

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from skrnn._optimizers import RMSprop, SGD, Adam, clip_by_global_norm, global_norm
+from skrnn._optimizers import (RMSprop, SGD, Adam, add_l2_penalty, clip_by_global_norm,
+                               global_norm)
 
 
 def _params_and_grads(rng, steps=5):
@@ -59,6 +60,24 @@ def test_float32_parameters_stay_float32():
     for optimizer in (SGD(params, 0.1), Adam(params, 0.1), RMSprop(params, 0.1)):
         optimizer.step(params, {"w": np.ones(3, np.float32)})
         assert params["w"].dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_l2_penalty_adds_to_weight_gradients_only(dtype):
+    rng = np.random.default_rng(3)
+    params = {name: rng.standard_normal(shape).astype(dtype) for name, shape in
+              [("rnn.weight_ih_l0", (8, 3)), ("rnn.weight_hh_l0_reverse", (8, 2)),
+               ("rnn.bias_ih_l0", (8,)), ("head.weight", (1, 4)), ("head.bias", (1,))]}
+    grads = {name: rng.standard_normal(v.shape).astype(dtype) for name, v in params.items()}
+    before = {name: g.copy() for name, g in grads.items()}
+    squares = add_l2_penalty(params, grads, 0.25)
+    weights = ["rnn.weight_ih_l0", "rnn.weight_hh_l0_reverse", "head.weight"]
+    expected = sum(float(np.sum(params[n].astype(np.float64) ** 2)) for n in weights)
+    assert squares == pytest.approx(expected, rel=1e-12)
+    for name in grads:
+        added = dtype(0.25) * params[name] if name in weights else 0
+        np.testing.assert_allclose(grads[name], before[name] + added, rtol=1e-6)
+        assert grads[name].dtype == dtype
 
 
 def test_clip_by_global_norm():

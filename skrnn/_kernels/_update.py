@@ -8,6 +8,7 @@ scalars come in as that dtype). ``_kernels._cuda.fused_update`` is their GPU twi
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS
@@ -59,3 +60,17 @@ def rmsprop_update(value, v, grad, learning_rate, beta_2, correction, epsilon):
         g = grad[i]
         v[i] = v[i] * beta_2 + (one - beta_2) * (g * g)
         value[i] -= learning_rate * g / (math.sqrt(v[i] / correction) + epsilon)
+
+
+@njit(**JIT_OPTIONS)
+def add_l2_gradient(grad, value, scale):
+    """``grad += scale * value`` in place, one pass; returns ``sum(value ** 2)`` in float64."""
+    _check_in_place(grad)
+    grad, value = grad.ravel(), value.ravel()
+    squares = 0.0
+    for i in range(value.shape[0]):
+        x = value[i]
+        x64 = np.float64(x)
+        squares += x64 * x64
+        grad[i] += scale * x
+    return squares
