@@ -5,9 +5,8 @@ import pytest
 
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
 from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
-                                  accumulate_matvec_panels,
-                                  aligned_zeros, matmul_panels, matmul_tn, pack_panels,
-                                  padded_columns)
+                                  accumulate_matvec_panels, aligned_zeros, matmul_panels,
+                                  matmul_tn, pack_panels, padded_columns)
 
 
 def test_float64_activations_are_exact():

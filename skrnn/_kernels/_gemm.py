@@ -34,7 +34,7 @@ from ._activations import JIT_OPTIONS
 
 _ROWS = 4  # rows of a block
 MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
-K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64-float panels
+K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64 floats, 256 of 32
 TN_DIRECT_K_BLOCK = 32  # rows of b per pass when matmul_tn reads it in place
 TN_DIRECT_ROWS = 48  # matmul_tn reads b in place, unpacked, for at most this many rows
 
@@ -289,8 +289,9 @@ def matmul_panels(a, panels, out):
     """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_panels(w)``.
 
     The k range goes in slices of ``K_BLOCK_BYTES`` of a panel, which stay in the L1 cache
-    while every row block passes (32 x 1024 @ 1024 x 256: 104 GFLOP/s unsliced, 129 in
-    slices of 256 rows; slices of 64 or 128 rows were slower at every shape tried).
+    while every row block passes. With 32-float panels (32 x 1024 @ 1024 x 256): 104
+    GFLOP/s unsliced, 129 in 32 KiB slices, less in 8 or 16 KiB ones at every shape tried;
+    with 64-float panels, 16 to 64 KiB slices were within the noise of each other.
 
     Parameters
     ----------
