@@ -2,10 +2,11 @@
 
 Sections, each printed as a table and saved to ``<out>/bench.json``:
 
-1. speed      training time per epoch (estimator-level ``fit``) and single-sequence
-              ``predict`` latency for rnn/lstm/gru at hidden 32-256, next to the same model
-              in PyTorch (same data, batches, optimiser and threads) when torch is
-              importable; achieved GFLOP/s against this machine's float32 matmul peak.
+1. speed      training time per epoch (estimator-level ``fit``, the median of three fits)
+              and single-sequence ``predict`` latency for rnn/lstm/gru at hidden 32-256,
+              next to the same model in PyTorch (same data, batches, optimiser and threads;
+              the median of three timed runs) when torch is importable; achieved GFLOP/s
+              against this machine's float32 matmul peak.
 2. first use  import time and the first ``fit`` of a tiny model in a fresh process, with a
               cold and with a warm JIT cache.
 3. digits     scikit-learn's digits read row by row (8 steps x 8 features): RNNClassifier
@@ -115,11 +116,12 @@ def torch_model(cell, features, hidden):
     return Net()
 
 
-def torch_epoch_time(cell, X, y, hidden, batch_size, epochs, device="cpu"):
+def torch_epoch_time(cell, X, y, hidden, batch_size, epochs, device="cpu", repeats=1):
     """Seconds per epoch of the same model in PyTorch: Adam, shuffled batches, half MSE.
 
-    On "cuda" the data moves to the GPU once and both sides compute in strict float32
-    (TF32 off for cuDNN, as skrnn computes); the clock stops after the GPU is done.
+    The median over ``repeats`` timed runs of ``epochs`` epochs, after a warm-up epoch. On
+    "cuda" the data moves to the GPU once and both sides compute in strict float32 (TF32
+    off for cuDNN, as skrnn computes); the clock stops after the GPU is done.
     """
     import torch
 
@@ -146,31 +148,38 @@ def torch_epoch_time(cell, X, y, hidden, batch_size, epochs, device="cpu"):
 
     epoch()  # warm-up (on the GPU: cuDNN plans)
     synchronize()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        epoch()
-    synchronize()
-    return (time.perf_counter() - start) / epochs, model
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(epochs):
+            epoch()
+        synchronize()
+        times.append((time.perf_counter() - start) / epochs)
+    return float(np.median(times)), model
 
 
-def skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs):
-    """Seconds per epoch of ``RNNRegressor.fit`` (validation included), after a warm-up fit."""
+def skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs, repeats=1):
+    """Seconds per epoch of ``RNNRegressor.fit`` (validation included), after a warm-up fit:
+    the median over ``repeats`` fits of ``epochs`` epochs, each a fresh estimator."""
     params = dict(cell=cell, hidden_layer_sizes=(hidden,), batch_size=batch_size, tol=0.0,
                   n_iter_no_change=10 ** 6, random_state=0)
+    times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         RNNRegressor(max_iter=1, **params).fit(X[:batch_size], y[:batch_size])  # compile
-        model = RNNRegressor(max_iter=epochs, **params)
-        start = time.perf_counter()
-        model.fit(X, y)
-        elapsed = time.perf_counter() - start
-    return elapsed / epochs, model
+        for _ in range(repeats):
+            model = RNNRegressor(max_iter=epochs, **params)
+            start = time.perf_counter()
+            model.fit(X, y)
+            times.append((time.perf_counter() - start) / epochs)
+    return float(np.median(times)), model
 
 
 def bench_speed(quick, threads, torch):
     n, steps, features, batch_size = (256, 50, 8, 64) if quick else (2048, 50, 8, 64)
     hiddens = (32,) if quick else (32, 64, 128, 256)
     epochs = 1 if quick else 2
+    fits = 1 if quick else 3  # timed runs of both libraries per row: the median is shown
     repeats = 30 if quick else 200
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, steps, features)).astype(np.float32)
@@ -180,7 +189,7 @@ def bench_speed(quick, threads, torch):
     rows, records = [], []
     for cell in CELLS:
         for hidden in hiddens:
-            ours, est = skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs)
+            ours, est = skrnn_epoch_time(cell, X, y, hidden, batch_size, epochs, fits)
             est.predict(one)
             ours_predict = median_time(lambda: est.predict(one), repeats)
             gflops = training_flops_per_epoch(cell, n, steps, features, hidden) / ours / 1e9
@@ -189,7 +198,8 @@ def bench_speed(quick, threads, torch):
                           fraction_of_peak=gflops / peak)
             row = [cell, hidden, f"{ours * 1e3:.0f}"]
             if torch is not None:
-                theirs, model = torch_epoch_time(cell, X, y, hidden, batch_size, epochs)
+                theirs, model = torch_epoch_time(cell, X, y, hidden, batch_size, epochs,
+                                                 repeats=fits)
                 one_t = torch.from_numpy(one)
                 with torch.no_grad():
                     model(one_t)
@@ -211,12 +221,13 @@ def bench_speed(quick, threads, torch):
         columns += ["torch predict us", "predict speed-up"]
     columns += ["GFLOP/s", "of peak"]
     print_table(f"1. Speed: n={n} sequences x {steps} steps x {features} features, batch "
-                f"{batch_size}, float32, {threads} threads; predict = one sequence; "
-                f"matmul peak {peak:.0f} GFLOP/s", columns, rows)
+                f"{batch_size}, float32, {threads} threads; epochs: median of {fits} runs of "
+                f"{epochs}; predict = one sequence; matmul peak {peak:.0f} GFLOP/s",
+                columns, rows)
     if torch is None:
         print("PyTorch is not installed: skrnn's own figures only (pip install torch to compare).")
     return dict(n=n, steps=steps, features=features, batch_size=batch_size, epochs=epochs,
-                matmul_peak_gflops=peak, results=records)
+                runs=fits, matmul_peak_gflops=peak, results=records)
 
 
 # ------------------------------------------------------------------------------ GPU section
