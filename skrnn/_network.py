@@ -323,8 +323,11 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
                                h[:-1].reshape((T - 1) * B, H))
-    # the two biases get one gradient except for GRU's n block
-    d_b_hh = d_b_ih.copy() if d_gates_hh is d_gates_ih else d_gates_hh.reshape(T * B, G).sum(axis=0)
+    # the two biases get one gradient except for GRU's n block (its r and z gradients are
+    # those of b_ih, already summed)
+    d_b_hh = d_b_ih.copy()
+    if d_gates_hh is not d_gates_ih:
+        d_b_hh[2 * H:] = d_gates_hh.reshape(T * B, G)[:, 2 * H:].sum(axis=0)
     d_x = None
     if input_gradient:
         d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
