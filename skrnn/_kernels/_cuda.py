@@ -331,7 +331,7 @@ def _cublas_path():
 
 # ------------------------------------------------------------------ optimiser updates
 # One fused kernel per parameter array instead of a dozen array operations: the same
-# formulas as ``skrnn._optimizers`` computes with NumPy.
+# formulas as the CPU's loops in ``_kernels._update``.
 
 _UPDATES = {
     "sgd": ("T g, T lr, T momentum", "T value, T velocity",
