@@ -220,10 +220,10 @@ def bench_speed(quick, threads, torch):
     if torch is not None:
         columns += ["torch predict us", "predict speed-up"]
     columns += ["GFLOP/s", "of peak"]
+    runs = f"median of {fits} runs" if fits > 1 else "one run"
     print_table(f"1. Speed: n={n} sequences x {steps} steps x {features} features, batch "
-                f"{batch_size}, float32, {threads} threads; epochs: median of {fits} runs of "
-                f"{epochs}; predict = one sequence; matmul peak {peak:.0f} GFLOP/s",
-                columns, rows)
+                f"{batch_size}, float32, {threads} threads; epochs: {runs} of {epochs}; "
+                f"predict = one sequence; matmul peak {peak:.0f} GFLOP/s", columns, rows)
     if torch is None:
         print("PyTorch is not installed: skrnn's own figures only (pip install torch to compare).")
     return dict(n=n, steps=steps, features=features, batch_size=batch_size, epochs=epochs,
