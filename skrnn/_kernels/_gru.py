@@ -54,9 +54,13 @@ def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
                 hn = hw_n[t, b]
                 for j in range(H):
                     hn[j] = hw[b, 2 * H + j] + b_hh[2 * H + j]
+                # r * hw_n goes through the product's row: read from ``gates`` at j while
+                # writing it at 2H + j, the n loop ran scalar (2.2 against 0.6 ns a unit)
+                for j in range(H):
+                    hw[b, 2 * H + j] = gates[j] * hn[j]
                 for j in range(H):
                     gates[2 * H + j] = tanh(gates[2 * H + j] + b_ih[2 * H + j]
-                                            + gates[j] * hn[j])  # n
+                                            + hw[b, 2 * H + j])  # n
                 h_t = h[t, b]
                 for j in range(H):
                     z = gates[H + j]
