@@ -45,7 +45,8 @@ def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
     hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, G used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
-        matmul_panels(h_prev, w_hh_panels, hw)
+        if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
+            matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 gates = xw[t, b]  # (3H,) activated in place
@@ -129,6 +130,8 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
                     d_gates_hh[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+        if t == 0:
+            break  # h_{-1} = 0 is no parameter: nothing needs its gradient
         matmul_panels(d_gates_hh[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
@@ -169,7 +172,8 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
                 for j in range(G):
                     gh[j] = b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, gx)
-                accumulate_matvec_panels(h_prev, w_hh_panels, gh)
+                if t > 0:  # h_{-1} = 0
+                    accumulate_matvec_panels(h_prev, w_hh_panels, gh)
                 for j in range(2 * H):
                     gx[j] = sigmoid(gx[j] + gh[j])  # r, z
                 for j in range(H):

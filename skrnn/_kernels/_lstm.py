@@ -59,7 +59,8 @@ def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
     for t in range(T):
         h_prev = zeros if t == 0 else h[t - 1]
         c_prev = zeros if t == 0 else c[t - 1]
-        matmul_panels(h_prev, w_hh_panels, hw)
+        if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
+            matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 gates = xw[t, b]  # (4H,) pre-activations, activated in place
@@ -140,6 +141,8 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
                     d_gates[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+        if t == 0:
+            break  # h_{-1} = 0 is no parameter: nothing needs its gradient
         matmul_panels(d_gates[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
@@ -179,7 +182,8 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
                 for j in range(G):
                     gates[j] = b_ih[j] + b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, gates)
-                accumulate_matvec_panels(h_prev, w_hh_panels, gates)
+                if t > 0:  # h_{-1} = 0
+                    accumulate_matvec_panels(h_prev, w_hh_panels, gates)
                 activate_gates(gates, H)
                 for j in range(H):
                     c[j] = gates[H + j] * c[j] + gates[j] * gates[2 * H + j]

@@ -41,7 +41,8 @@ def rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, H used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
-        matmul_panels(h_prev, w_hh_panels, hw)
+        if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
+            matmul_panels(h_prev, w_hh_panels, hw)
         for b in range(B):
             if t < lengths[b]:
                 if use_relu:
@@ -99,6 +100,8 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
                     d_pre[t, b, j] = zero
                 for j in range(H):
                     d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+        if t == 0:
+            break  # h_{-1} = 0 is no parameter: nothing needs its gradient
         matmul_panels(d_pre[t], w_hh_panels, d_h_next)
         for b in range(B):
             for j in range(H):
@@ -135,7 +138,8 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
                 for j in range(H):
                     pre[j] = b_ih[j] + b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, pre)
-                accumulate_matvec_panels(h_prev, w_hh_panels, pre)
+                if t > 0:  # h_{-1} = 0
+                    accumulate_matvec_panels(h_prev, w_hh_panels, pre)
                 if use_relu:
                     for j in range(H):
                         h_t[j] = relu(pre[j])
