@@ -78,9 +78,10 @@ class CPUBackend:
             np.matmul(a, b.T, out=out)
 
     @staticmethod
-    def matmul_tn(a, b):
-        """``a.T @ b`` for 2-D arrays (``_gemm.matmul_tn``: no copy of ``a.T``)."""
-        out = np.empty((a.shape[1], b.shape[1]), a.dtype)
+    def matmul_tn(a, b, columns=None):
+        """``a.T @ b[:, :columns]`` for 2-D arrays (``_gemm.matmul_tn``: no copy of ``a.T``,
+        nor of ``b``'s first columns)."""
+        out = np.empty((a.shape[1], b.shape[1] if columns is None else columns), a.dtype)
         matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
         return out
 
@@ -218,9 +219,9 @@ class StepBackend:
         self.xp.matmul(a, b.T, out=out)
 
     @staticmethod
-    def matmul_tn(a, b):
-        """``a.T @ b``."""
-        return a.T @ b
+    def matmul_tn(a, b, columns=None):
+        """``a.T @ b[:, :columns]``."""
+        return a.T @ b[:, :columns]
 
     def _can_capture(self):
         return self.graphs is not None
@@ -318,7 +319,7 @@ class StepBackend:
         self._loop("gru_forward", (), (xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h), body,
                    [(B, H), (B, G)], xw.dtype)
 
-    def gru_backward(self, d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh):
+    def gru_backward(self, d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
         T, B, G = gates.shape
         H = G // 3
 
@@ -329,12 +330,12 @@ class StepBackend:
             for t in range(T - 1, -1, -1):
                 h_prev = zeros if t == 0 else h[t - 1]
                 self.steps.gru_backward_step(t, d_h[t], d_h_rec, d_carry, gates[t], hw_n[t],
-                                             h_prev, lengths, d_gates_ih[t], d_gates_hh[t])
+                                             h_prev, lengths, d_gates_hh[t], d_n[t])
                 if t > 0:
                     self.gemm(d_gates_hh[t], w_hh, d_h_rec)
 
         self._loop("gru_backward", (),
-                   (d_h, gates, hw_n, h, w_hh, lengths, d_gates_ih, d_gates_hh), body,
+                   (d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n), body,
                    [(B, H)] * 3, gates.dtype)
 
     def embedding_backward(self, ids, lengths, d_x, d_weight):

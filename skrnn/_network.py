@@ -299,26 +299,31 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     x, h = cache["x"], cache["h"]
     T, B, F = x.shape
     G, H = w_hh.shape
-    d_gates_ih = workspace.empty("d_gates_ih", (T, B, G), w_ih.dtype)
+    xp = backend.xp
+    # d_gates_hh: gradient of the recurrent product's output (and of b_hh), every gate.
+    # input_blocks: the gradient of the input projection (and of b_ih), as column blocks
+    # (array, columns used), in gate order; one block except for GRU (see gru_backward)
+    d_gates_hh = workspace.empty("d_gates_hh", (T, B, G), w_ih.dtype)
+    d_gates_hh_2d = d_gates_hh.reshape(T * B, G)
+    input_blocks = [(d_gates_hh_2d, G)]
     if cell == "rnn":
-        backend.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_ih)
-        d_gates_hh = d_gates_ih
+        backend.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_hh)
     elif cell == "lstm":
-        backend.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_ih)
-        d_gates_hh = d_gates_ih
+        backend.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_hh)
     else:
-        d_gates_hh = workspace.empty("d_gates_hh", (T, B, G), w_ih.dtype)
+        d_n = workspace.empty("d_n", (T, B, H), w_ih.dtype)
         backend.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
-                             d_gates_ih, d_gates_hh)
-    d_gates_ih_2d = d_gates_ih.reshape(T * B, G)
-    # the input weights' and bias_ih's gradients in one product: x with a column of ones
-    # (a separate sum over the gate gradients was one more pass over them), transposed
-    # (F + 1 rows of output: one pass over the gate gradients on the CPU)
+                             d_gates_hh, d_n)
+        input_blocks = [(d_gates_hh_2d, 2 * H), (d_n.reshape(T * B, H), H)]  # r z | n
+    # the input weights' and bias_ih's gradients in one product per block: x with a column
+    # of ones (a separate sum over the gate gradients was one more pass over them),
+    # transposed (F + 1 rows of output: one pass over the gate gradients on the CPU)
     x_ones = workspace.empty("x_ones", (T * B, F + 1), w_ih.dtype)
     x_ones[:, :F] = x.reshape(T * B, F)
     x_ones[:, F] = 1
-    d_w_ih_b = backend.matmul_tn(x_ones, d_gates_ih_2d)  # (F + 1, G)
-    d_w_ih = backend.xp.ascontiguousarray(d_w_ih_b[:F].T)
+    d_w_ih_b = [backend.matmul_tn(x_ones, block, columns) for block, columns in input_blocks]
+    d_w_ih_b = d_w_ih_b[0] if len(d_w_ih_b) == 1 else xp.concatenate(d_w_ih_b, axis=1)
+    d_w_ih = xp.ascontiguousarray(d_w_ih_b[:F].T)  # (F + 1, G) -> (G, F)
     d_b_ih = d_w_ih_b[F].copy()
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
@@ -326,12 +331,20 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     # the two biases get one gradient except for GRU's n block (its r and z gradients are
     # those of b_ih, already summed)
     d_b_hh = d_b_ih.copy()
-    if d_gates_hh is not d_gates_ih:
-        d_b_hh[2 * H:] = d_gates_hh.reshape(T * B, G)[:, 2 * H:].sum(axis=0)
+    if cell == "gru":
+        d_b_hh[2 * H:] = d_gates_hh_2d[:, 2 * H:].sum(axis=0)
     d_x = None
     if input_gradient:
         d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
-        backend.xp.matmul(d_gates_ih_2d, w_ih, out=d_x.reshape(T * B, F))
+        d_x_2d = d_x.reshape(T * B, F)
+        column = 0
+        for block, columns in input_blocks:
+            rows = w_ih[column:column + columns]
+            if column == 0:
+                xp.matmul(block[:, :columns], rows, out=d_x_2d)
+            else:
+                d_x_2d += block[:, :columns] @ rows
+            column += columns
     return d_x, (d_w_ih, d_w_hh, d_b_ih, d_b_hh)
 
 

@@ -155,7 +155,18 @@ def test_matmul_tn_reads_strided_operands_and_checks_shapes():
     with pytest.raises(ValueError, match="do not match"):
         matmul_tn(a, b[:50], out)
     with pytest.raises(ValueError, match="do not match"):
-        matmul_tn(a, b, np.empty((10, 32)))
+        matmul_tn(a, b[:, :32], out)  # out wider than b
+
+
+@pytest.mark.parametrize("M, N", [(9, 128), (100, 128), (9, 20), (100, 20)])
+def test_matmul_tn_into_fewer_columns_reads_b_first_columns(M, N):
+    # in place (M <= TN_DIRECT_ROWS), packed, and through BLAS (widths panels do not tile)
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((70, M))
+    b = rng.standard_normal((70, N + 64))
+    out = np.empty((M, N))
+    matmul_tn(a, b, out)
+    np.testing.assert_allclose(out, a.T @ b[:, :N], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -125,10 +125,9 @@ extern "C" __global__ void gru_forward_step(
 extern "C" __global__ void gru_backward_step(
         const real* d_h_t, const real* d_h_rec, real* d_carry, const real* gates_t,
         const real* hw_n_t, const real* h_prev, const long long* lengths,
-        real* d_ih_t, real* d_hh_t, int t, int B, int H) {
+        real* d_hh_t, real* d_n_t, int t, int B, int H) {
     UNIT_INDEX
     real dh = d_h_t[idx] + d_h_rec[idx] + d_carry[idx];
-    real* d_ih = d_ih_t + (long long)b * 3 * H;
     real* d_hh = d_hh_t + (long long)b * 3 * H;
     if (valid) {
         const real* g = gates_t + (long long)b * 3 * H;
@@ -136,20 +135,16 @@ extern "C" __global__ void gru_backward_step(
         real d_n = dh * (real(1) - z) * (real(1) - n * n);
         real d_z = dh * (h_prev[idx] - n) * z * (real(1) - z);
         real d_r = d_n * hw_n_t[idx] * r * (real(1) - r);
-        d_ih[j] = d_r;
-        d_ih[H + j] = d_z;
-        d_ih[2 * H + j] = d_n;
         d_hh[j] = d_r;
         d_hh[H + j] = d_z;
         d_hh[2 * H + j] = d_n * r;
+        d_n_t[idx] = d_n;
         d_carry[idx] = dh * z;
     } else {
-        d_ih[j] = real(0);
-        d_ih[H + j] = real(0);
-        d_ih[2 * H + j] = real(0);
         d_hh[j] = real(0);
         d_hh[H + j] = real(0);
         d_hh[2 * H + j] = real(0);
+        d_n_t[idx] = real(0);
         d_carry[idx] = dh;
     }
 }
@@ -234,11 +229,11 @@ class CudaSteps:
                       np.int32(B), np.int32(H)))
 
     def gru_backward_step(self, t, d_h_t, d_h_rec, d_carry, gates_t, hw_n_t, h_prev,
-                          lengths, d_ih_t, d_hh_t):
+                          lengths, d_hh_t, d_n_t):
         B, H = d_h_t.shape
         self._launch("gru_backward_step", d_h_t.dtype, B * H,
-                     (d_h_t, d_h_rec, d_carry, gates_t, hw_n_t, h_prev, lengths, d_ih_t,
-                      d_hh_t, np.int32(t), np.int32(B), np.int32(H)))
+                     (d_h_t, d_h_rec, d_carry, gates_t, hw_n_t, h_prev, lengths, d_hh_t,
+                      d_n_t, np.int32(t), np.int32(B), np.int32(H)))
 
     def embedding_backward(self, ids, lengths, d_x, d_weight):
         T, B, E = d_x.shape

@@ -340,35 +340,40 @@ def accumulate_matvec_panels(x, panels, out):
 
 @njit(**JIT_OPTIONS)
 def matmul_tn(a, b, out):
-    """``out = a.T @ b`` for a (R, M) and b (R, N): the weight gradients, summed over R.
+    """``out = a.T @ b[:, :N]`` for a (R, M), b (R, >= N) and out (M, N): the weight
+    gradients, summed over R.
 
     The blocks read ``a`` by columns, so ``a.T`` is never copied (NumPy's ``a.T @ b``
     copied it, and two threads doing so at once ran at half speed). With few rows of output
     (M <= ``TN_DIRECT_ROWS``: the input weights' gradient, ``x.T @ d_gates``) they read
-    ``b`` in place, ``TN_DIRECT_K_BLOCK`` of its rows at a time; otherwise ``b`` is packed
-    into panels first. Widths that panels do not tile go to BLAS. Against OpenBLAS through
-    Numba, one thread, R = 1600: 3.0x for M = 9 (N = 256: 0.20 -> 0.067 ms), 2.2x for
-    M = 33, 1.1-1.25x for M = 256 and N = 64-128, 1.0x for M = 256-1024 and N = 256.
+    ``b`` in place, ``TN_DIRECT_K_BLOCK`` of its rows at a time, leaving any columns past N
+    unread; otherwise ``b`` is packed into panels first. Widths that panels do not tile go
+    to BLAS. Against OpenBLAS through Numba, one thread, R = 1600: 3.0x for M = 9 (N = 256:
+    0.20 -> 0.067 ms), 2.2x for M = 33, 1.1-1.25x for M = 256 and N = 64-128, 1.0x for
+    M = 256-1024 and N = 256.
 
     Parameters
     ----------
     a : ndarray (R, M)
-    b : ndarray (R, N)
+    b : ndarray (R, N_b), N_b >= N
     out : ndarray (M, N), C-contiguous, output
     """
     R, M = a.shape
-    N = b.shape[1]
-    if b.shape[0] != R or out.shape[0] != M or out.shape[1] != N:
+    N = out.shape[1]
+    if b.shape[0] != R or out.shape[0] != M or b.shape[1] < N:
         raise ValueError("matmul_tn: shapes do not match")
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     lanes = VECTOR_BYTES // a.itemsize
     wide = PANEL_VECTORS[0] * lanes
     NR = wide if N % wide == 0 else PANEL_VECTORS[-1] * lanes
+    in_place = R > 0 and N % NR == 0 and M <= TN_DIRECT_ROWS
+    if N < b.shape[1] and not in_place:
+        b = np.ascontiguousarray(b[:, :N])
     if R == 0 or N % NR != 0:
         np.dot(a.T, b, out)
         return
-    if M <= TN_DIRECT_ROWS:
-        w, panel_step, w_k_step, k_block = b.reshape(b.size), NR, N, TN_DIRECT_K_BLOCK
+    if in_place:
+        w, panel_step, w_k_step, k_block = b.reshape(b.size), NR, b.shape[1], TN_DIRECT_K_BLOCK
     else:
         w = pack_panels(b).reshape(b.size)  # (N // NR, R, NR), flat like the other branch
         panel_step, w_k_step, k_block = R * NR, NR, K_BLOCK_BYTES // (NR * a.itemsize)

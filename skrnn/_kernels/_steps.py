@@ -95,9 +95,9 @@ def gru_forward_step(t, gates_t, hw, b_ih, b_hh, lengths, h_prev, hw_n_t, h_t):
 
 
 def gru_backward_step(t, d_h_t, d_h_rec, d_carry, gates_t, hw_n_t, h_prev, lengths,
-                      d_ih_t, d_hh_t):
-    """Gradients (B, 3H) of step t with respect to ``xw`` (``d_ih_t``) and to ``hw``
-    (``d_hh_t``; they differ in the n block, scaled by r); ``d_carry`` updated in place."""
+                      d_hh_t, d_n_t):
+    """Gradients of step t with respect to ``hw`` (``d_hh_t``, (B, 3H): r, z, ``d_n * r``)
+    and to the n pre-activation (``d_n_t``, (B, H)); ``d_carry`` updated in place."""
     H = d_h_t.shape[1]
     valid = _valid(t, lengths)
     r, z, n = gates_t[:, :H], gates_t[:, H:2 * H], gates_t[:, 2 * H:]
@@ -105,8 +105,8 @@ def gru_backward_step(t, d_h_t, d_h_rec, d_carry, gates_t, hw_n_t, h_prev, lengt
     d_n = dh * (1 - z) * (1 - n * n)
     d_z = dh * (h_prev - n) * z * (1 - z)
     d_r = d_n * hw_n_t * r * (1 - r)
-    d_ih_t[...] = np.where(valid, np.concatenate([d_r, d_z, d_n], axis=1), 0)
     d_hh_t[...] = np.where(valid, np.concatenate([d_r, d_z, d_n * r], axis=1), 0)
+    d_n_t[...] = np.where(valid, d_n, 0)
     d_carry[...] = np.where(valid, dh * z, dh)
 
 
