@@ -133,7 +133,8 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
                                    (150, 30, 96), (70, 5, 33), (0, 4, 64), (40, 0, 64),
                                    (33, 7, 1), (200, 131, 128)])
 def test_matmul_tn_matches_numpy(dtype, shape):
-    """Read in place (M <= 48), packed (M > 48), BLAS (N not whole panels), empty sums."""
+    """Read in place (M <= 48), packed (M > 48; a in groups of four columns when M is a
+    multiple of four), BLAS (N not whole panels), empty sums."""
     R, M, N = shape
     rng = np.random.default_rng(6)
     a = rng.standard_normal((R, M)).astype(dtype)

@@ -339,18 +339,36 @@ def accumulate_matvec_panels(x, panels, out):
 
 
 @njit(**JIT_OPTIONS)
+def pack_row_groups(a, k_start, k_count, out):
+    """``a[k_start:k_start + k_count]`` (k_count, M) into ``out`` as (M // 4, k_count, 4):
+    the columns of ``a`` four at a time, each group's rows one after the other."""
+    M = a.shape[1]
+    for k in range(k_count):
+        row = a[k_start + k]
+        for g in range(M // _ROWS):
+            first = (g * k_count + k) * _ROWS
+            for r in range(_ROWS):
+                out[first + r] = row[g * _ROWS + r]
+
+
+@njit(**JIT_OPTIONS)
 def matmul_tn(a, b, out):
-    """``out = a.T @ b[:, :N]`` for a (R, M), b (R, >= N) and out (M, N): the weight
+    """``out = a.T @ b[:, :N]`` for a (R, M), b (R, N_b >= N) and out (M, N): the weight
     gradients, summed over R.
 
-    The blocks read ``a`` by columns, so ``a.T`` is never copied (NumPy's ``a.T @ b``
+    The blocks read ``a`` by columns, so ``a.T`` is never copied whole (NumPy's ``a.T @ b``
     copied it, and two threads doing so at once ran at half speed). With few rows of output
     (M <= ``TN_DIRECT_ROWS``: the input weights' gradient, ``x.T @ d_gates``) they read
-    ``b`` in place, ``TN_DIRECT_K_BLOCK`` of its rows at a time, leaving any columns past N
-    unread; otherwise ``b`` is packed into panels first. Widths that panels do not tile go
-    to BLAS. Against OpenBLAS through Numba, one thread, R = 1600: 3.0x for M = 9 (N = 256:
-    0.20 -> 0.067 ms), 2.2x for M = 33, 1.1-1.25x for M = 256 and N = 64-128, 1.0x for
-    M = 256-1024 and N = 256.
+    ``a`` and ``b`` in place, ``TN_DIRECT_K_BLOCK`` rows at a time, leaving any columns of
+    ``b`` past N unread. Otherwise ``b`` is packed into panels, and ``a`` a k slice at a
+    time into groups of four columns (``pack_row_groups``) when M is a multiple of four:
+    read in place, each step of a block's k loop took a new cache line of ``a`` at a
+    stride of M floats, which the prefetchers do not follow. Widths that panels do not
+    tile go to BLAS.
+
+    One thread, R = 1568, N = 256: 1.0x OpenBLAS for M = 256, 1.1x for M = 768 (126-138
+    -> 141-152 GFLOP/s with ``a`` packed), 1.2x for M = 1024 (117-127 -> 138-145), 2.2x
+    for M = 33, 3.0x for M = 9 (0.20 -> 0.067 ms).
 
     Parameters
     ----------
@@ -373,12 +391,30 @@ def matmul_tn(a, b, out):
         np.dot(a.T, b, out)
         return
     if in_place:
-        w, panel_step, w_k_step, k_block = b.reshape(b.size), NR, b.shape[1], TN_DIRECT_K_BLOCK
-    else:
-        w = pack_panels(b).reshape(b.size)  # (N // NR, R, NR), flat like the other branch
-        panel_step, w_k_step, k_block = R * NR, NR, K_BLOCK_BYTES // (NR * a.itemsize)
+        w = b.reshape(b.size)
+        for k_start in range(0, R, TN_DIRECT_K_BLOCK):
+            k_stop = min(R, k_start + TN_DIRECT_K_BLOCK)
+            for p in range(N // NR):
+                _block_rows(a, 1, M, M, w, p * NR, b.shape[1], NR, out, p * NR, N, k_start,
+                            k_stop, k_start > 0)
+        return
+    w = pack_panels(b).reshape(b.size)  # (N // NR, R, NR)
+    # a panel's k slice stays in L1 while every row block passes; eight rows short of a
+    # power of two, so that the packed groups of ``a`` do not all share a few cache sets
+    k_block = K_BLOCK_BYTES // (NR * a.itemsize) - 8
+    if M % _ROWS != 0:
+        for k_start in range(0, R, k_block):
+            k_stop = min(R, k_start + k_block)
+            for p in range(N // NR):
+                _block_rows(a, 1, M, M, w, p * R * NR, NR, NR, out, p * NR, N, k_start,
+                            k_stop, k_start > 0)
+        return
+    a_groups = aligned_empty((M * k_block,), a)
     for k_start in range(0, R, k_block):
-        k_stop = min(R, k_start + k_block)
+        k_count = min(R, k_start + k_block) - k_start
+        pack_row_groups(a, k_start, k_count, a_groups)
         for p in range(N // NR):
-            _block_rows(a, 1, M, M, w, p * panel_step, w_k_step, NR, out, p * NR, N, k_start,
-                        k_stop, k_start > 0)
+            for g in range(M // _ROWS):
+                _block_4(a_groups, g * k_count * _ROWS, 1, _ROWS, w,
+                         p * R * NR + k_start * NR, NR, NR, out, g * _ROWS * N + p * NR, N,
+                         0, k_count, k_start > 0)
