@@ -126,7 +126,7 @@ def _peak_fit_memory(cell, T):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell, floats_per_step", [("lstm", 4 + 1 + 1 + 4 + 1), ("gru", 3 + 1 + 1 + 3 + 3 + 1)])
+@pytest.mark.parametrize("cell, floats_per_step", [("lstm", 4 + 1 + 1 + 4 + 1), ("gru", 3 + 1 + 1 + 3 + 1 + 1)])
 def test_long_sequences_train_and_memory_grows_linearly(cell, floats_per_step):
     short, peak_500 = _peak_fit_memory(cell, 500)
     long, peak_2000 = _peak_fit_memory(cell, 2000)
@@ -135,8 +135,9 @@ def test_long_sequences_train_and_memory_grows_linearly(cell, floats_per_step):
         assert all(np.isfinite(loss) for loss in reg.loss_curve_)
     assert 3.6 < peak_2000 / peak_500 < 4.2  # linear in the number of steps
     bytes_per_step = (peak_2000 - peak_500) / 1500 / 32  # per sequence
-    # activation storage: forward gates + cell/hidden state, backward gate gradients and
-    # d_h, 16 hidden units of float32, plus the input's copies (2 features)
+    # activation storage: forward gates + cell/hidden state (GRU: hw_n and h), backward gate
+    # gradients (GRU: d_gates_hh and d_n) and d_h, 16 hidden units of float32, plus the
+    # input's copies (2 features)
     required = floats_per_step * 16 * 4
     assert required <= bytes_per_step <= required + 64
 
