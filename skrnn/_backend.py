@@ -237,20 +237,23 @@ class StepBackend:
 
     # -- the time loops, with the signatures of the Numba kernels
 
-    def rnn_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
+    def rnn_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
         T, B, H = h.shape
+        F = x.shape[2]
 
         def body(scratch):
-            zeros, hw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
+            zeros, hw, w_ih_t, xw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
             zeros.fill(0)
+            w_ih_t[...] = w_ih.T  # (F, H), C-contiguous for the product
+            self.gemm(x.reshape(T * B, F), w_ih_t, xw.reshape(T * B, H))  # all steps at once
             for t in range(T):
                 h_prev = zeros if t == 0 else h[t - 1]
                 self.gemm(h_prev, w_hh_t, hw)
                 self.steps.rnn_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
                                             use_relu, h[t])
 
-        self._loop("rnn_forward", bool(use_relu), (xw, w_hh_t, b_ih, b_hh, lengths, h), body,
-                   [(B, H), (B, H)], h.dtype)
+        self._loop("rnn_forward", bool(use_relu), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, h),
+                   body, [(B, H), (B, H), (F, H), (T, B, H)], h.dtype)
 
     def rnn_backward(self, d_h, h, w_hh, lengths, use_relu, d_pre):
         T, B, H = h.shape

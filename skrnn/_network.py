@@ -260,14 +260,16 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     G = w_ih.shape[0]
     H = w_hh.shape[1]
     dtype = w_ih.dtype
-    xw = workspace.empty("xw", (T, B, G), dtype)
-    backend.matmul_nt(x.reshape(T * B, F), w_ih, xw.reshape(T * B, G))  # biases: in the loop
     w_hh_t = backend.transposed(w_hh, workspace)
     h = workspace.empty("h", (T, B, H), dtype)
     cache = {"x": x, "h": h}
-    if cell == "rnn":
-        backend.rnn_forward(xw, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
-    elif cell == "lstm":
+    if cell == "rnn":  # the input's product is taken step by step, with the recurrent one
+        backend.rnn_forward(backend.xp.ascontiguousarray(x), w_ih, w_hh_t, b_ih, b_hh, lengths,
+                            use_relu, h)
+        return h, cache
+    xw = workspace.empty("xw", (T, B, G), dtype)
+    backend.matmul_nt(x.reshape(T * B, F), w_ih, xw.reshape(T * B, G))  # biases: in the loop
+    if cell == "lstm":
         c = workspace.empty("c", (T, B, H), dtype)
         backend.lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h)  # gates left in xw
         cache.update(gates=xw, c=c)

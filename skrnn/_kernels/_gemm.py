@@ -285,8 +285,9 @@ def _block_rows(a, a_row_step, a_k_step, M, w, w_start, w_k_step, width, out, ou
 
 
 @njit(**JIT_OPTIONS)
-def matmul_panels(a, panels, out):
-    """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_panels(w)``.
+def matmul_panels(a, panels, out, accumulate=False):
+    """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_panels(w)``, or
+    ``+=`` with ``accumulate``.
 
     The k range goes in slices of ``K_BLOCK_BYTES`` of a panel, which stay in the L1 cache
     while every row block passes. With 32-float panels (32 x 1024 @ 1024 x 256): 104
@@ -312,7 +313,7 @@ def matmul_panels(a, panels, out):
         k_stop = min(K, k_start + k_block)
         for p in range(n_panels):
             _block_rows(a, K, 1, M, panels, p * K * NR, NR, NR, out, p * NR, out.shape[1],
-                        k_start, k_stop, k_start > 0)
+                        k_start, k_stop, accumulate or k_start > 0)
 
 
 @njit(**JIT_OPTIONS)
