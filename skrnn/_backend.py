@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _kernels
 from ._kernels import _steps
-from ._kernels._gemm import matmul_panels, matmul_tn, pack_panels, padded_columns
+from ._kernels._gemm import matmul_tn
 from ._parallel import batch_chunks, map_chunks, single_threaded_blas
 
 
@@ -66,16 +66,6 @@ class CPUBackend:
     def transposed(w, workspace):
         """``w.T`` as the time loops read it: a view (the kernels pack it into panels)."""
         return w.T
-
-    @staticmethod
-    def matmul_nt(a, b, out):
-        """``out = a @ b.T`` (the input projection): on packed panels of ``b.T`` when they
-        tile ``out`` exactly, else BLAS."""
-        panels = pack_panels(np.ascontiguousarray(b.T))
-        if padded_columns(panels) == out.shape[1] and out.flags.c_contiguous:
-            matmul_panels(np.ascontiguousarray(a), panels, out)
-        else:
-            np.matmul(a, b.T, out=out)
 
     @staticmethod
     def matmul_tn(a, b, columns=None):
@@ -214,10 +204,6 @@ class StepBackend:
         w_t[...] = w.T
         return w_t
 
-    def matmul_nt(self, a, b, out):
-        """``out = a @ b.T``."""
-        self.xp.matmul(a, b.T, out=out)
-
     @staticmethod
     def matmul_tn(a, b, columns=None):
         """``a.T @ b[:, :columns]``."""
@@ -244,8 +230,7 @@ class StepBackend:
         def body(scratch):
             zeros, hw, w_ih_t, xw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
             zeros.fill(0)
-            w_ih_t[...] = w_ih.T  # (F, H), C-contiguous for the product
-            self.gemm(x.reshape(T * B, F), w_ih_t, xw.reshape(T * B, H))  # all steps at once
+            self._input_product(x, w_ih, w_ih_t, xw)
             for t in range(T):
                 h_prev = zeros if t == 0 else h[t - 1]
                 self.gemm(h_prev, w_hh_t, hw)
@@ -271,22 +256,30 @@ class StepBackend:
         self._loop("rnn_backward", bool(use_relu), (d_h, h, w_hh, lengths, d_pre), body,
                    [(B, H), (B, H)], h.dtype)
 
-    def lstm_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, c, h):
-        T, B, G = xw.shape
+    def _input_product(self, x, w_ih, w_ih_t, out):
+        """``out = x @ w_ih.T`` for every step at once, inside a loop's body (capturable:
+        ``w_ih.T`` is copied into the scratch ``w_ih_t`` for the cuBLAS product)."""
+        T, B, F = x.shape
+        w_ih_t[...] = w_ih.T
+        self.gemm(x.reshape(T * B, F), w_ih_t, out.reshape(T * B, out.shape[2]))
+
+    def lstm_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h):
+        T, B, G = gates.shape
         H = G // 4
 
         def body(scratch):
-            zeros, hw = scratch  # zeros (B, H): h_0 and c_0; hw (B, 4H)
+            zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0 and c_0; hw (B, 4H)
             zeros.fill(0)
+            self._input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
             for t in range(T):
                 h_prev = zeros if t == 0 else h[t - 1]
                 c_prev = zeros if t == 0 else c[t - 1]
                 self.gemm(h_prev, w_hh_t, hw)
-                self.steps.lstm_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, c_prev,
+                self.steps.lstm_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, c_prev,
                                              h_prev, c[t], h[t])
 
-        self._loop("lstm_forward", (), (xw, w_hh_t, b_ih, b_hh, lengths, c, h), body,
-                   [(B, H), (B, G)], xw.dtype)
+        self._loop("lstm_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h),
+                   body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
 
     def lstm_backward(self, d_h, gates, c, w_hh, lengths, d_gates):
         T, B, G = gates.shape
@@ -306,21 +299,22 @@ class StepBackend:
         self._loop("lstm_backward", (), (d_h, gates, c, w_hh, lengths, d_gates), body,
                    [(B, H)] * 4, gates.dtype)
 
-    def gru_forward(self, xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
-        T, B, G = xw.shape
+    def gru_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
+        T, B, G = gates.shape
         H = G // 3
 
         def body(scratch):
-            zeros, hw = scratch  # zeros (B, H): h_0; hw (B, 3H) without bias
+            zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0; hw (B, 3H) without bias
             zeros.fill(0)
+            self._input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
             for t in range(T):
                 h_prev = zeros if t == 0 else h[t - 1]
                 self.gemm(h_prev, w_hh_t, hw)
-                self.steps.gru_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
+                self.steps.gru_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, h_prev,
                                             hw_n[t], h[t])
 
-        self._loop("gru_forward", (), (xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h), body,
-                   [(B, H), (B, G)], xw.dtype)
+        self._loop("gru_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h),
+                   body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
 
     def gru_backward(self, d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
         T, B, G = gates.shape

@@ -256,27 +256,26 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     """
     workspace = _fresh_if_none(workspace, backend.xp)
     w_ih, w_hh, b_ih, b_hh = weights
-    T, B, F = x.shape
+    T, B, _ = x.shape
     G = w_ih.shape[0]
     H = w_hh.shape[1]
     dtype = w_ih.dtype
+    x = backend.xp.ascontiguousarray(x)  # the loops take the input's product step by step
     w_hh_t = backend.transposed(w_hh, workspace)
     h = workspace.empty("h", (T, B, H), dtype)
     cache = {"x": x, "h": h}
-    if cell == "rnn":  # the input's product is taken step by step, with the recurrent one
-        backend.rnn_forward(backend.xp.ascontiguousarray(x), w_ih, w_hh_t, b_ih, b_hh, lengths,
-                            use_relu, h)
-        return h, cache
-    xw = workspace.empty("xw", (T, B, G), dtype)
-    backend.matmul_nt(x.reshape(T * B, F), w_ih, xw.reshape(T * B, G))  # biases: in the loop
-    if cell == "lstm":
+    if cell == "rnn":
+        backend.rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
+    elif cell == "lstm":
+        gates = workspace.empty("gates", (T, B, G), dtype)
         c = workspace.empty("c", (T, B, H), dtype)
-        backend.lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h)  # gates left in xw
-        cache.update(gates=xw, c=c)
+        backend.lstm_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h)
+        cache.update(gates=gates, c=c)
     else:
+        gates = workspace.empty("gates", (T, B, G), dtype)
         hw_n = workspace.empty("hw_n", (T, B, H), dtype)
-        backend.gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h)  # gates left in xw
-        cache.update(gates=xw, hw_n=hw_n)
+        backend.gru_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h)
+        cache.update(gates=gates, hw_n=hw_n)
     return h, cache
 
 

@@ -21,53 +21,66 @@ from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward(xw, w_hh_t, b_ih, b_hh, lengths, hw_n, h):
+def gru_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
     """Run the recurrence over all steps.
+
+    Each step takes ``x_t @ W_ih.T`` and ``h_{t-1} @ W_hh.T`` into two buffers (the reset
+    gate multiplies only the second's n block); see ``rnn_forward``.
 
     Parameters
     ----------
-    xw : ndarray (T, B, 3H), overwritten
-        Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
-        the activated gates r, z, n of every valid step.
+    x : ndarray (T, B, F)
+        Layer input.
+    w_ih : ndarray (3H, F)
+        ``weight_ih``, any layout (its transpose is packed into panels).
     w_hh_t : ndarray (H, 3H)
         ``weight_hh`` transposed, any layout (a view will do: it is packed into panels).
     b_ih, b_hh : ndarray (3H,)
     lengths : ndarray (B,) of int64
+    gates : ndarray (T, B, 3H), output
+        The activated gates r, z, n of every valid step; zero at padded steps.
     hw_n : ndarray (T, B, H), output
         ``W_hn h_{t-1} + b_hn``, needed for the gradient of r.
     h : ndarray (T, B, H), output
         Hidden state after each step.
     """
-    T, B, G = xw.shape
+    T, B, G = gates.shape
     H = G // 3
-    one = xw.dtype.type(1)
-    h0 = np.zeros((B, H), xw.dtype)
+    one, zero = gates.dtype.type(1), gates.dtype.type(0)
+    h0 = np.zeros((B, H), gates.dtype)
     w_hh_panels = pack_panels(w_hh_t)
-    hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, G used
+    w_ih_panels = pack_panels(w_ih.T)
+    hw = aligned_zeros((B, padded_columns(w_hh_panels)), gates)  # W_hh h_{t-1}, G used
+    xw = aligned_zeros((B, padded_columns(w_ih_panels)), gates)  # W_ih x_t, G used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
         if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
             matmul_panels(h_prev, w_hh_panels, hw)
+        matmul_panels(x[t], w_ih_panels, xw)
         for b in range(B):
+            g_t = gates[t, b]  # (3H,)
             if t < lengths[b]:
-                gates = xw[t, b]  # (3H,) activated in place
                 for j in range(2 * H):
-                    gates[j] = sigmoid(gates[j] + b_ih[j] + hw[b, j] + b_hh[j])  # r, z
+                    g_t[j] = sigmoid(xw[b, j] + b_ih[j] + hw[b, j] + b_hh[j])  # r, z
                 hn = hw_n[t, b]
                 for j in range(H):
                     hn[j] = hw[b, 2 * H + j] + b_hh[2 * H + j]
                 # r * hw_n goes through the product's row: read from ``gates`` at j while
                 # writing it at 2H + j, the n loop ran scalar (2.2 against 0.6 ns a unit)
                 for j in range(H):
-                    hw[b, 2 * H + j] = gates[j] * hn[j]
+                    hw[b, 2 * H + j] = g_t[j] * hn[j]
                 for j in range(H):
-                    gates[2 * H + j] = tanh(gates[2 * H + j] + b_ih[2 * H + j]
-                                            + hw[b, 2 * H + j])  # n
+                    g_t[2 * H + j] = tanh(xw[b, 2 * H + j] + b_ih[2 * H + j]
+                                          + hw[b, 2 * H + j])  # n
                 h_t = h[t, b]
                 for j in range(H):
-                    z = gates[H + j]
-                    h_t[j] = (one - z) * gates[2 * H + j] + z * h_prev[b, j]
+                    z = g_t[H + j]
+                    h_t[j] = (one - z) * g_t[2 * H + j] + z * h_prev[b, j]
             else:
+                for j in range(G):
+                    g_t[j] = zero
+                for j in range(H):
+                    hw_n[t, b, j] = zero
                 for j in range(H):
                     h[t, b, j] = h_prev[b, j]
 
@@ -81,7 +94,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output from above.
     gates : ndarray (T, B, 3H)
-        Activated gates as left in ``xw`` by ``gru_forward``.
+        Activated gates from ``gru_forward``.
     hw_n, h : ndarray (T, B, H)
         As written by ``gru_forward``.
     w_hh : ndarray (3H, H)

@@ -36,44 +36,56 @@ def activate_gates(gates, H):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward(xw, w_hh_t, b_ih, b_hh, lengths, c, h):
+def lstm_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h):
     """Run the recurrence over all steps.
+
+    Each step's pre-activations are ``x_t @ W_ih.T + h_{t-1} @ W_hh.T``, both products into
+    one buffer (see ``rnn_forward``).
 
     Parameters
     ----------
-    xw : ndarray (T, B, 4H), overwritten
-        Input projection ``x @ W_ih.T`` of every step, without bias. On return it holds
-        the activated gates i, f, g, o of every valid step (the gates backward needs).
+    x : ndarray (T, B, F)
+        Layer input.
+    w_ih : ndarray (4H, F)
+        ``weight_ih``, any layout (its transpose is packed into panels).
     w_hh_t : ndarray (H, 4H)
         ``weight_hh`` transposed, any layout (a view will do: it is packed into panels).
     b_ih, b_hh : ndarray (4H,)
     lengths : ndarray (B,) of int64
+    gates : ndarray (T, B, 4H), output
+        The activated gates i, f, g, o of every valid step (the gates backward needs);
+        zero at padded steps.
     c, h : ndarray (T, B, H), output
         Cell state and hidden state after each step.
     """
-    T, B, G = xw.shape
+    T, B, G = gates.shape
     H = G // 4
-    zeros = np.zeros((B, H), xw.dtype)
+    zero = gates.dtype.type(0)
+    zeros = np.zeros((B, H), gates.dtype)
     w_hh_panels = pack_panels(w_hh_t)
-    hw = aligned_zeros((B, padded_columns(w_hh_panels)), xw)  # W_hh h_{t-1}, G used
+    w_ih_panels = pack_panels(w_ih.T)
+    pre = aligned_zeros((B, padded_columns(w_hh_panels)), gates)  # G used
     for t in range(T):
         h_prev = zeros if t == 0 else h[t - 1]
         c_prev = zeros if t == 0 else c[t - 1]
-        if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
-            matmul_panels(h_prev, w_hh_panels, hw)
+        if t > 0:  # h_{-1} = 0
+            matmul_panels(h_prev, w_hh_panels, pre)
+        matmul_panels(x[t], w_ih_panels, pre, t > 0)
         for b in range(B):
+            g_t = gates[t, b]  # (4H,)
             if t < lengths[b]:
-                gates = xw[t, b]  # (4H,) pre-activations, activated in place
                 for j in range(G):
-                    gates[j] += hw[b, j] + b_ih[j] + b_hh[j]
-                activate_gates(gates, H)
+                    g_t[j] = pre[b, j] + b_ih[j] + b_hh[j]
+                activate_gates(g_t, H)
                 c_t = c[t, b]
                 for j in range(H):
-                    c_t[j] = gates[H + j] * c_prev[b, j] + gates[j] * gates[2 * H + j]
+                    c_t[j] = g_t[H + j] * c_prev[b, j] + g_t[j] * g_t[2 * H + j]
                 h_t = h[t, b]
                 for j in range(H):
-                    h_t[j] = gates[3 * H + j] * tanh(c_t[j])
+                    h_t[j] = g_t[3 * H + j] * tanh(c_t[j])
             else:
+                for j in range(G):
+                    g_t[j] = zero
                 for j in range(H):
                     c[t, b, j] = c_prev[b, j]
                 for j in range(H):
@@ -89,7 +101,7 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output from above.
     gates : ndarray (T, B, 4H)
-        Activated gates as left in ``xw`` by ``lstm_forward``.
+        Activated gates from ``lstm_forward``.
     c : ndarray (T, B, H)
         Cell states from ``lstm_forward`` (``tanh(c)`` is recomputed, not stored).
     w_hh : ndarray (4H, H)
