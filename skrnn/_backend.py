@@ -1,13 +1,13 @@
 """Where the network runs: the Numba engine on the CPU, or a step loop on an array module.
 
-``_network`` orchestrates a layer the same way on every backend: the input projection of
-all steps is one matrix product, the backend runs the time loop, and the weight gradients
-are one matrix product each after it. A backend supplies the array module (``xp``), how a
+``_network`` orchestrates a layer the same way on every backend: the backend runs the time
+loop from the layer's input (the input's product included), and the weight gradients are
+one matrix product each after it. A backend supplies the array module (``xp``), how a
 batch is split into chunks, and the time loops, with the signatures of the Numba kernels.
 
 - ``CPU``: the Numba kernels of ``_kernels``; the batch split into one chunk per thread.
-- ``StepBackend``: the time loop in Python, one recurrent matrix product and one fused step
-  function per step. On CuPy (``cuda_backend``) the steps are CUDA kernels, the products
+- ``StepBackend``: the time loop in Python: the input product of all steps first, then one
+  recurrent matrix product and one fused step function per step. On CuPy (``cuda_backend``) the steps are CUDA kernels, the products
   cuBLAS calls, and each loop is captured once as a CUDA graph and replayed, so that a
   step costs no Python. On NumPy (``numpy_step_backend``) the steps are the reference
   functions of ``_kernels._steps``: the tests run the GPU path's orchestration that way
