@@ -8,7 +8,10 @@ each batch into one chunk per thread, each chunk running the whole network (matr
 products and kernels, which release the GIL) on its own: no barrier per time step.
 
 The first chunk runs in the calling thread, chunk i on skrnn's worker thread i, each worker
-with a queue of its own, so a batch wakes one thread on 2 cores.
+with a queue of its own, so a batch wakes one thread on 2 cores. Between batches a worker
+spins for a while on a flag instead of sleeping on its queue, and the caller spins on the
+workers' flags when it waits for their chunks (``_kernels._sync``): a thread woken from a
+sleep started 50-90 us late here, twice a batch.
 
 The thread count is, in order: ``set_num_threads``; the ``SKRNN_NUM_THREADS`` environment
 variable; ``OMP_NUM_THREADS`` (joblib sets it in its workers to their share of the cores);
@@ -21,17 +24,23 @@ import queue
 import threading
 from concurrent.futures import Future
 
+import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, so it is limited too)
 from threadpoolctl import ThreadpoolController
 
 from ._kernels._fpenv import flush_denormals
+from ._kernels._sync import await_flag, signal_then_await
 
 _MIN_CHUNK = 8  # samples: below this a thread costs more than it saves
+# pauses a waiting thread spins on a flag before it sleeps: about 1 ms at the 11 ns a
+# pause took here (the serial work between two batches took 0.1-0.6 ms)
+_SPINS = 100_000
+_POSTED, _DONE = 0, 8  # a worker's flags: tasks posted to it, tasks it finished
 
 _state = threading.local()
 _lock = threading.Lock()
 _num_threads = None
-_workers = []  # one task queue per worker thread
+_workers = []  # the worker threads' _Worker handles
 _workers_pid = None
 _controller = None
 
@@ -67,31 +76,55 @@ def set_num_threads(n_threads):
     _num_threads = n_threads
 
 
-def _worker_loop(tasks):
+class _Worker:
+    """A worker thread: its task queue, and its flags (tasks posted to it and tasks it
+    finished, a cache line apart). The queue and the futures carry the tasks and their
+    results; the flags only spare the sleeps, so a flag that lags costs a sleep, not a
+    result."""
+
+    def __init__(self, name):
+        self.tasks = queue.SimpleQueue()
+        self.flags = np.zeros(16, np.int64)
+        self.posted = 0
+        threading.Thread(target=_worker_loop, args=(self.tasks, self.flags), daemon=True,
+                         name=name).start()
+
+    def post(self, future, fn, item):
+        """Queue ``fn(item)``, its result to go to ``future``."""
+        self.tasks.put((future, fn, item))
+        self.posted += 1
+        self.flags[_POSTED] = self.posted  # ends the worker's spin, if it still spins
+
+    def await_done(self):
+        """Spin until the worker has finished every task posted to it; False if it had not
+        within ``_SPINS`` pauses (then wait on the futures)."""
+        return await_flag(self.flags, _DONE, self.posted, _SPINS)
+
+
+def _worker_loop(tasks, flags):
     """Run (future, fn, item) tasks from this worker's queue, forever."""
     _state.inside = True
+    done = 0
     while True:
-        future, fn, item = tasks.get()
-        if not future.set_running_or_notify_cancel():
-            continue
-        try:
-            future.set_result(fn(item))
-        except BaseException as error:  # noqa: BLE001 (handed to the caller)
-            future.set_exception(error)
+        future, fn, item = tasks.get()  # at once when the spin saw the task posted
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(item))
+            except BaseException as error:  # noqa: BLE001 (handed to the caller)
+                future.set_exception(error)
+        done += 1
+        # tell the caller, then watch for the next task, taking no GIL in between
+        signal_then_await(flags, _DONE, done, _POSTED, done + 1, _SPINS)
 
 
-def _worker_queues(n_workers):
-    """The task queues of ``n_workers`` worker threads (started on first use, again after
-    a fork)."""
+def _worker_pool(n_workers):
+    """``n_workers`` worker threads (started on first use, again after a fork)."""
     global _workers, _workers_pid
     with _lock:
         if _workers_pid != os.getpid():
             _workers, _workers_pid = [], os.getpid()
         while len(_workers) < n_workers:
-            tasks = queue.SimpleQueue()
-            threading.Thread(target=_worker_loop, args=(tasks,), daemon=True,
-                             name=f"skrnn-{len(_workers) + 1}").start()
-            _workers.append(tasks)
+            _workers.append(_Worker(f"skrnn-{len(_workers) + 1}"))
         return _workers[:n_workers]
 
 
@@ -119,16 +152,17 @@ def map_chunks(fn, chunks):
     if len(chunks) == 1 or getattr(_state, "inside", False):
         return [flushed(chunk) for chunk in chunks]
 
-    futures = []
-    for tasks, chunk in zip(_worker_queues(len(chunks) - 1), chunks[1:]):
-        future = Future()
-        tasks.put((future, flushed, chunk))
-        futures.append(future)
+    workers = _worker_pool(len(chunks) - 1)
+    futures = [Future() for _ in workers]
+    for worker, future, chunk in zip(workers, futures, chunks[1:]):
+        worker.post(future, flushed, chunk)
     _state.inside = True
     try:
         first = flushed(chunks[0])
     finally:
         _state.inside = False
+        for worker in workers:
+            worker.await_done()
         errors = [future.exception() for future in futures]  # waits for every chunk
     for error in errors:
         if error is not None:

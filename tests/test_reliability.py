@@ -320,6 +320,43 @@ def test_fuzz_reached_the_kernels():
     assert _FUZZ_OUTCOMES["clear error"] >= 0.1 * sum(_FUZZ_OUTCOMES.values())
 
 
+def test_sync_flags_spin_until_set_or_give_up():
+    import threading
+
+    from skrnn._kernels._sync import await_flag, signal, signal_then_await
+
+    flags = np.zeros(16, np.int64)
+    assert not await_flag(flags, 0, 1, 1000)  # never set: gives up
+    signal(flags, 0, 3)
+    assert await_flag(flags, 0, 2, 0) and await_flag(flags, 0, 3, 10)  # ">=": already there
+    rounds = 200  # a partner thread answers each signal
+
+    def partner():
+        for i in range(1, rounds + 1):
+            assert await_flag(flags, 8, i, 10**9)
+            signal(flags, 15, i)
+
+    thread = threading.Thread(target=partner)
+    thread.start()
+    for i in range(1, rounds + 1):
+        assert signal_then_await(flags, 8, i, 15, i, 10**9)
+    thread.join()
+    assert flags[8] == flags[15] == rounds
+
+
+def test_map_chunks_after_the_workers_stopped_spinning():
+    import time
+
+    from skrnn import _parallel
+
+    assert _parallel.map_chunks(lambda c: c + 1, [0, 1, 2]) == [1, 2, 3]
+    time.sleep(0.05)  # longer than _SPINS pauses: the workers sleep on their queues again
+    assert _parallel.map_chunks(lambda c: c * 2, [1, 2, 3]) == [2, 4, 6]
+    for worker in _parallel._worker_pool(2):  # each signalled every task it finished
+        assert worker.await_done() or worker.await_done()
+        assert worker.flags[_parallel._DONE] == worker.posted
+
+
 def test_map_chunks_runs_chunks_on_their_own_threads_and_waits_for_all_before_raising():
     import threading
     import time
