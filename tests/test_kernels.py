@@ -131,10 +131,11 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1600, 9, 256), (300, 48, 64), (301, 49, 64), (1568, 256, 64),
                                    (150, 30, 96), (70, 5, 33), (0, 4, 64), (40, 0, 64),
-                                   (33, 7, 1), (200, 131, 128)])
+                                   (33, 7, 1), (200, 131, 128), (300, 516, 64)])
 def test_matmul_tn_matches_numpy(dtype, shape):
-    """Read in place (M <= 48), packed (M > 48; a in groups of four columns when M is a
-    multiple of four), BLAS (N not whole panels), empty sums."""
+    """Read in place (M <= 48); b packed (M > 48), with a read in place and prefetched
+    (M <= 512), in place (M not a multiple of four) or in groups of four columns (above);
+    BLAS (N not whole panels); empty sums."""
     R, M, N = shape
     rng = np.random.default_rng(6)
     a = rng.standard_normal((R, M)).astype(dtype)

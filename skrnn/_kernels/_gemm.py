@@ -37,6 +37,8 @@ MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent 
 K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64 floats, 256 of 32
 TN_DIRECT_K_BLOCK = 32  # rows of b per pass when matmul_tn reads it in place
 TN_DIRECT_ROWS = 48  # matmul_tn reads b in place, unpacked, for at most this many rows
+TN_PACKED_A_ROWS = 512  # matmul_tn packs a beyond this many output rows; prefetches up to it
+TN_PREFETCH_DISTANCE = 8  # k steps ahead (8 and 16: 149-157 GFLOP/s at M = 256; none: 137)
 
 
 def _vector_bytes():
@@ -58,7 +60,7 @@ VECTOR_BYTES = _vector_bytes()
 PANEL_VECTORS = (4, 2) if VECTOR_BYTES == 64 else (2,)
 
 
-def _block_product(n_rows, vector_counts):
+def _block_product(n_rows, vector_counts, prefetch=0):
     """An intrinsic ``(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
     out_start, out_row_step, k_start, k_stop, accumulate)`` on C-contiguous arrays, indexed
     as if flat (no views: a view made per call costs reference counting): for
@@ -75,6 +77,11 @@ def _block_product(n_rows, vector_counts):
     one of ``vector_counts`` vectors: the intrinsic holds one loop per count and branches
     to the one that matches (the last count is taken when none of the others does).
     Nothing is bounds-checked here: the callers check shapes before the first block.
+
+    With ``prefetch`` > 0, step k also prefetches ``a``'s first row at k + ``prefetch``
+    (into every cache level): for ``a.T @ w`` read in place, whose next k is a new cache
+    line M floats on, a stride the hardware prefetchers do not follow. (A prefetch never
+    faults, past the end of ``a`` included.)
     """
 
     @intrinsic
@@ -117,6 +124,10 @@ def _block_product(n_rows, vector_counts):
                                                             index(v * lanes)))
                 return vector_at(out_data, offset)
 
+            byte_pointer = ir.IntType(8).as_pointer()
+            prefetch_function = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [
+                    ir.IntType(32)] * 3), "llvm.prefetch.p0i8")
             a_rows = [builder.gep(a_data, [builder.add(a_start, builder.mul(index(r),
                                                                             a_row_step))])
                       for r in range(n_rows)]  # &a[row r, k = 0]
@@ -153,6 +164,13 @@ def _block_product(n_rows, vector_counts):
                     w = [builder.load(vector_at(w_row, index(v * lanes)), align=4)
                          for v in range(n_vectors)]
                     a_k = builder.mul(k, a_k_step)
+                    if prefetch:
+                        ahead = builder.mul(builder.add(k, index(prefetch)), a_k_step)
+                        builder.call(prefetch_function, [
+                            builder.bitcast(builder.gep(a_rows[0], [ahead]), byte_pointer),
+                            ir.Constant(ir.IntType(32), 0),  # for reading
+                            ir.Constant(ir.IntType(32), 3),  # keep in every cache level
+                            ir.Constant(ir.IntType(32), 1)])  # data
                     acc_next = []
                     for r in range(n_rows):  # broadcast a[row r, k], multiply-add each vector
                         a_rk = builder.load(builder.gep(a_rows[r], [a_k]))
@@ -202,6 +220,7 @@ def _block_product(n_rows, vector_counts):
 _block_1, _block_2, _block_3, _block_4 = (_block_product(n, PANEL_VECTORS)
                                           for n in range(1, _ROWS + 1))
 _matvec_block = _block_product(1, (MATVEC_VECTORS,))
+_block_4_prefetching = _block_product(_ROWS, PANEL_VECTORS, prefetch=TN_PREFETCH_DISTANCE)
 
 
 @njit(**JIT_OPTIONS)
@@ -361,15 +380,18 @@ def matmul_tn(a, b, out):
     copied it, and two threads doing so at once ran at half speed). With few rows of output
     (M <= ``TN_DIRECT_ROWS``: the input weights' gradient, ``x.T @ d_gates``) they read
     ``a`` and ``b`` in place, ``TN_DIRECT_K_BLOCK`` rows at a time, leaving any columns of
-    ``b`` past N unread. Otherwise ``b`` is packed into panels, and ``a`` a k slice at a
-    time into groups of four columns (``pack_row_groups``) when M is a multiple of four:
-    read in place, each step of a block's k loop took a new cache line of ``a`` at a
-    stride of M floats, which the prefetchers do not follow. Widths that panels do not
-    tile go to BLAS.
+    ``b`` past N unread. Otherwise ``b`` is packed into panels. Read in place, ``a`` gives
+    each step of a block's k loop a new cache line, M floats from the last, a stride the
+    hardware prefetchers do not follow; so when M is a multiple of four, up to
+    ``TN_PACKED_A_ROWS`` rows the blocks prefetch ``a``'s rows ahead, and beyond it ``a``
+    is packed a k slice at a time into groups of four columns (``pack_row_groups``). Each
+    was the faster of the two on its side: at M = 256 prefetching ran at 149-157 GFLOP/s,
+    packing at 141-146; at M = 512, 156-158 against 145-150; from M = 768 packing won.
+    Widths that panels do not tile go to BLAS.
 
-    One thread, R = 1568, N = 256: 1.0x OpenBLAS for M = 256, 1.1x for M = 768 (126-138
-    -> 141-152 GFLOP/s with ``a`` packed), 1.2x for M = 1024 (117-127 -> 138-145), 2.2x
-    for M = 33, 3.0x for M = 9 (0.20 -> 0.067 ms).
+    One thread, R = 1568, N = 256, against ``a`` read in place without prefetches: M = 256
+    137 -> 149-157 GFLOP/s, M = 768 126-138 -> 141-152, M = 1024 117-127 -> 138-145.
+    Against OpenBLAS through Numba: 2.2x for M = 33, 3.0x for M = 9 (0.20 -> 0.067 ms).
 
     Parameters
     ----------
@@ -409,6 +431,15 @@ def matmul_tn(a, b, out):
             for p in range(N // NR):
                 _block_rows(a, 1, M, M, w, p * R * NR, NR, NR, out, p * NR, N, k_start,
                             k_stop, k_start > 0)
+        return
+    if M <= TN_PACKED_A_ROWS:  # a in place, each block prefetching its next rows
+        for k_start in range(0, R, k_block):
+            k_stop = min(R, k_start + k_block)
+            for p in range(N // NR):
+                for g in range(M // _ROWS):
+                    _block_4_prefetching(a, g * _ROWS, 1, M, w, p * R * NR, NR, NR, out,
+                                         g * _ROWS * N + p * NR, N, k_start, k_stop,
+                                         k_start > 0)
         return
     a_groups = aligned_empty((M * k_block,), a)
     for k_start in range(0, R, k_block):
