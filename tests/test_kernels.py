@@ -6,7 +6,7 @@ import pytest
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
 from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
                                   accumulate_matvec_panels, aligned_zeros, matmul_panels,
-                                  matmul_tn, pack_panels, padded_columns)
+                                  matmul_tn, pack_panels, padded_columns, panel_vectors)
 
 
 def test_float64_activations_are_exact():
@@ -72,6 +72,10 @@ def test_flush_denormals_sets_and_restores_the_thread_state():
     assert tiny[0] * np.float32(1) != 0
 
 
+def pack_for_matmul(w):
+    return pack_panels(w, panel_vectors(w.shape[1], w.itemsize))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (32, 64, 256), (13, 33, 17),
                                    (6, 200, 40), (9, 600, 70), (4, 0, 9), (7, 300, 128),
@@ -81,7 +85,7 @@ def test_matmul_panels_matches_numpy(dtype, shape):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((M, K)).astype(dtype)
     w = rng.standard_normal((K, N)).astype(dtype)
-    panels = pack_panels(w)
+    panels = pack_for_matmul(w)
     assert padded_columns(panels) >= N and padded_columns(panels) % panels.shape[2] == 0
     out = np.full((M, padded_columns(panels)), np.nan, dtype)
     matmul_panels(a, panels, out)
@@ -90,12 +94,12 @@ def test_matmul_panels_matches_numpy(dtype, shape):
     np.testing.assert_array_equal(out[:, N:], 0)
 
 
-def test_pack_panels_picks_wide_panels_where_they_tile():
+def test_panels_are_wide_where_they_tile():
     for dtype in (np.float32, np.float64):
         lanes = VECTOR_BYTES // np.dtype(dtype).itemsize
         wide, narrow = PANEL_VECTORS[0] * lanes, PANEL_VECTORS[-1] * lanes
-        assert pack_panels(np.ones((3, 2 * wide), dtype)).shape == (2, 3, wide)
-        assert pack_panels(np.ones((3, wide + narrow), dtype)).shape[2] == narrow
+        assert pack_for_matmul(np.ones((3, 2 * wide), dtype)).shape == (2, 3, wide)
+        assert pack_for_matmul(np.ones((3, wide + narrow), dtype)).shape[2] == narrow
         assert pack_panels(np.ones((3, 5), dtype), MATVEC_VECTORS).shape[2] == \
             MATVEC_VECTORS * lanes
 
@@ -105,7 +109,7 @@ def test_matmul_panels_rows_do_not_depend_on_each_other(N):
     """A row's bits are the same alone, in a block of four or in a remainder block."""
     rng = np.random.default_rng(1)
     a = rng.standard_normal((11, 600)).astype(np.float32)  # k in several slices
-    panels = pack_panels(rng.standard_normal((600, N)).astype(np.float32))
+    panels = pack_for_matmul(rng.standard_normal((600, N)).astype(np.float32))
     together = np.empty((11, padded_columns(panels)), np.float32)
     matmul_panels(a, panels, together)
     for i in range(11):
@@ -118,7 +122,7 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((8, 40))[:, ::2]  # not contiguous
     w = rng.standard_normal((20, 30))
-    panels = pack_panels(w)
+    panels = pack_for_matmul(w)
     out = np.empty((8, padded_columns(panels)))
     matmul_panels(a, panels, out)
     np.testing.assert_allclose(out[:, :30], a @ w, rtol=1e-13)
@@ -197,6 +201,6 @@ def test_packed_weights_and_scratch_start_on_a_vector_boundary():
             w = rng.standard_normal(shape).astype(dtype)
             for vectors in (2, MATVEC_VECTORS):
                 assert pack_panels(w, vectors).ctypes.data % VECTOR_BYTES == 0
-            scratch = aligned_zeros((7, 33), w)
+            scratch = aligned_zeros((7, 33), w.dtype)
             assert scratch.ctypes.data % VECTOR_BYTES == 0
             assert scratch.shape == (7, 33) and scratch.dtype == dtype and not scratch.any()

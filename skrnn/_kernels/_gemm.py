@@ -224,47 +224,53 @@ _block_4_prefetching = _block_product(_ROWS, PANEL_VECTORS, prefetch=TN_PREFETCH
 
 
 @njit(**JIT_OPTIONS)
-def aligned_empty(shape, like):
-    """An uninitialised array of ``like``'s dtype whose data starts on a vector boundary.
+def aligned_empty(shape, dtype):
+    """An uninitialised array of ``dtype`` whose data starts on a vector boundary.
 
     Vector loads that straddle two cache lines cost up to twice as much; Numba's
     allocations are only 16- or 32-byte aligned, and one 50-step LSTM-128 prediction took
-    186 or 132 us depending on where its packed weights had landed.
+    186 or 132 us depending on where its packed weights had landed. (A dtype, not an array
+    to take it from: one compiled variant per number of dimensions, not per array type.)
     """
     size = 1
     for n in shape:
         size *= n
-    lanes = VECTOR_BYTES // like.itemsize
-    buffer = np.empty(size + lanes, like.dtype)
-    offset = (-buffer.ctypes.data % VECTOR_BYTES) // like.itemsize
+    # room to shift the start by up to one vector of the narrowest dtype (float32)
+    buffer = np.empty(size + VECTOR_BYTES // 4, dtype)
+    offset = (-buffer.ctypes.data % VECTOR_BYTES) // buffer.itemsize
     return buffer[offset:offset + size].reshape(shape)
 
 
 @njit(**JIT_OPTIONS)
-def aligned_zeros(shape, like):
-    """Zeros of ``like``'s dtype whose data starts on a vector boundary."""
-    out = aligned_empty(shape, like)
+def aligned_zeros(shape, dtype):
+    """Zeros of ``dtype`` whose data starts on a vector boundary."""
+    out = aligned_empty(shape, dtype)
     out[...] = 0
     return out
 
 
 @njit(**JIT_OPTIONS)
-def pack_panels(w, vectors=0):
-    """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N.
+def panel_vectors(columns, itemsize):
+    """Vectors per panel row for ``matmul_panels``: four where they tile ``columns``, else two.
 
-    NR is ``vectors`` vectors (``MATVEC_VECTORS`` for ``accumulate_matvec_panels``). The
-    default 0 picks for ``matmul_panels``: four vectors where they tile N, else two. A
-    4 x 4-vector block keeps 16 accumulators in flight against 8, and ran 10-17% faster
+    A 4 x 4-vector block keeps 16 accumulators in flight against 8, and ran 10-17% faster
     (32 x 256 @ 256 x 256: 191 against 163 GFLOP/s in a 50-step loop).
     """
+    wide = PANEL_VECTORS[0]
+    return wide if columns % (wide * VECTOR_BYTES // itemsize) == 0 else PANEL_VECTORS[-1]
+
+
+@njit(**JIT_OPTIONS)
+def pack_panels(w, vectors):
+    """Pack ``w`` (K, N) into column panels (ceil(N / NR), K, NR), zero past column N.
+
+    NR is ``vectors`` vectors: ``panel_vectors(N, w.itemsize)`` for ``matmul_panels``,
+    ``MATVEC_VECTORS`` for ``accumulate_matvec_panels``.
+    """
     K, N = w.shape
-    lanes = VECTOR_BYTES // w.itemsize
-    if vectors == 0:
-        wide = PANEL_VECTORS[0]
-        vectors = wide if N % (wide * lanes) == 0 else PANEL_VECTORS[-1]
-    NR = vectors * lanes
+    NR = vectors * VECTOR_BYTES // w.itemsize
     n_full, rest = N // NR, N % NR
-    panels = aligned_empty((n_full + (rest > 0), K, NR), w)
+    panels = aligned_empty((n_full + (rest > 0), K, NR), w.dtype)
     for k in range(K):  # w row by row: one pass over it (loops: slices compile for 2 s)
         for p in range(n_full):
             for j in range(NR):
@@ -305,7 +311,8 @@ def _block_rows(a, a_row_step, a_k_step, M, w, w_start, w_k_step, width, out, ou
 
 @njit(**JIT_OPTIONS)
 def matmul_panels(a, panels, out, accumulate=False):
-    """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_panels(w)``, or
+    """``out[:, :padded_columns(panels)] = a @ w`` for
+    ``panels = pack_panels(w, panel_vectors(N, w.itemsize))``, or
     ``+=`` with ``accumulate``.
 
     The k range goes in slices of ``K_BLOCK_BYTES`` of a panel, which stay in the L1 cache
@@ -404,9 +411,8 @@ def matmul_tn(a, b, out):
     if b.shape[0] != R or out.shape[0] != M or b.shape[1] < N:
         raise ValueError("matmul_tn: shapes do not match")
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    lanes = VECTOR_BYTES // a.itemsize
-    wide = PANEL_VECTORS[0] * lanes
-    NR = wide if N % wide == 0 else PANEL_VECTORS[-1] * lanes
+    vectors = panel_vectors(N, a.itemsize)
+    NR = vectors * VECTOR_BYTES // a.itemsize
     in_place = R > 0 and N % NR == 0 and M <= TN_DIRECT_ROWS
     if N < b.shape[1] and not in_place:
         b = np.ascontiguousarray(b[:, :N])
@@ -421,7 +427,7 @@ def matmul_tn(a, b, out):
                 _block_rows(a, 1, M, M, w, p * NR, b.shape[1], NR, out, p * NR, N, k_start,
                             k_stop, k_start > 0)
         return
-    w = pack_panels(b).reshape(b.size)  # (N // NR, R, NR)
+    w = pack_panels(b, vectors).reshape(b.size)  # (N // NR, R, NR)
     # a panel's k slice stays in L1 while every row block passes; eight rows short of a
     # power of two, so that the packed groups of ``a`` do not all share a few cache sets
     k_block = K_BLOCK_BYTES // (NR * a.itemsize) - 8
@@ -441,7 +447,7 @@ def matmul_tn(a, b, out):
                                          g * _ROWS * N + p * NR, N, k_start, k_stop,
                                          k_start > 0)
         return
-    a_groups = aligned_empty((M * k_block,), a)
+    a_groups = aligned_empty((M * k_block,), a.dtype)
     for k_start in range(0, R, k_block):
         k_count = min(R, k_start + k_block) - k_start
         pack_row_groups(a, k_start, k_count, a_groups)

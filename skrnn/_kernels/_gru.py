@@ -17,6 +17,7 @@ from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
 from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
+                    panel_vectors,
                     padded_columns)
 
 
@@ -48,10 +49,10 @@ def gru_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
     H = G // 3
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     h0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh_t)
-    w_ih_panels = pack_panels(w_ih.T)
-    hw = aligned_zeros((B, padded_columns(w_hh_panels)), gates)  # W_hh h_{t-1}, G used
-    xw = aligned_zeros((B, padded_columns(w_ih_panels)), gates)  # W_ih x_t, G used
+    w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
+    w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
+    hw = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)  # W_hh h_{t-1}, G used
+    xw = aligned_zeros((B, padded_columns(w_ih_panels)), gates.dtype)  # W_ih x_t, G used
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
         if t > 0:  # h_{-1} = 0: hw still holds the zeros it was made with
@@ -113,9 +114,9 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
     H = G // 3
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     h0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh)
+    w_hh_panels = pack_panels(w_hh, panel_vectors(w_hh.shape[1], w_hh.itemsize))
     # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates)
+    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
     for t in range(T - 1, -1, -1):
@@ -176,8 +177,8 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     H = w_hh_panels.shape[1]
     G = 3 * H
     one = x.dtype.type(1)
-    gx = aligned_zeros((padded_columns(w_hh_panels),), x)  # W_ih x_t + b_ih (G used)
-    gh = aligned_zeros((padded_columns(w_hh_panels),), x)  # W_hh h_{t-1} + b_hh (G used)
+    gx = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # W_ih x_t + b_ih (G used)
+    gh = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # W_hh h_{t-1} + b_hh (G used)
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):

@@ -14,6 +14,7 @@ from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
 from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
+                    panel_vectors,
                     padded_columns)
 
 
@@ -42,9 +43,9 @@ def rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
         Hidden state after each step.
     """
     T, B, H = h.shape
-    w_hh_panels = pack_panels(w_hh_t)
-    w_ih_panels = pack_panels(w_ih.T)
-    pre = aligned_zeros((B, padded_columns(w_hh_panels)), h)  # x_t W_ih^T + h_{t-1} W_hh^T
+    w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
+    w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
+    pre = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)  # x_t W_ih^T + h_{t-1} W_hh^T
     for t in range(T):
         if t > 0:  # h_{-1} = 0
             matmul_panels(h[t - 1], w_hh_panels, pre)
@@ -83,9 +84,9 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     """
     T, B, H = h.shape
     one, zero = h.dtype.type(1), h.dtype.type(0)
-    w_hh_panels = pack_panels(w_hh)
+    w_hh_panels = pack_panels(w_hh, panel_vectors(w_hh.shape[1], w_hh.itemsize))
     # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), h)
+    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)
     d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
     for t in range(T - 1, -1, -1):
         for b in range(B):
@@ -134,7 +135,7 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
     """
     T, B, F = x.shape
     H = w_hh_panels.shape[1]
-    pre = aligned_zeros((padded_columns(w_hh_panels),), x)  # H used
+    pre = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # H used
     h0 = np.zeros(H, x.dtype)
     for b in range(B):
         for t in range(T):
