@@ -43,12 +43,14 @@ def rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
         Hidden state after each step.
     """
     T, B, H = h.shape
+    h0 = np.zeros((B, H), h.dtype)
     w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
     w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
     pre = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)  # x_t W_ih^T + h_{t-1} W_hh^T
     for t in range(T):
+        h_prev = h0 if t == 0 else h[t - 1]
         if t > 0:  # h_{-1} = 0
-            matmul_panels(h[t - 1], w_hh_panels, pre)
+            matmul_panels(h_prev, w_hh_panels, pre)
         matmul_panels(x[t], w_ih_panels, pre, t > 0)
         for b in range(B):
             if t < lengths[b]:
@@ -60,7 +62,7 @@ def rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
                         h[t, b, j] = tanh(pre[b, j] + b_ih[j] + b_hh[j])
             else:
                 for j in range(H):
-                    h[t, b, j] = h[t - 1, b, j]
+                    h[t, b, j] = h_prev[b, j]
 
 
 @njit(**JIT_OPTIONS)
