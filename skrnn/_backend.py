@@ -7,11 +7,11 @@ batch is split into chunks, and the time loops, with the signatures of the Numba
 
 - ``CPU``: the Numba kernels of ``_kernels``; the batch split into one chunk per thread.
 - ``StepBackend``: the time loop in Python: the input product of all steps first, then one
-  recurrent matrix product and one fused step function per step. On CuPy (``cuda_backend``) the steps are CUDA kernels, the products
-  cuBLAS calls, and each loop is captured once as a CUDA graph and replayed, so that a
-  step costs no Python. On NumPy (``numpy_step_backend``) the steps are the reference
-  functions of ``_kernels._steps``: the tests run the GPU path's orchestration that way
-  on machines without a GPU.
+  recurrent matrix product and one fused step function per step. On CuPy
+  (``cuda_backend``) the steps are CUDA kernels, the products cuBLAS calls, and each loop
+  is captured once as a CUDA graph and replayed, so that a step costs no Python. On NumPy
+  (``numpy_step_backend``) the steps are the reference functions of ``_kernels._steps``:
+  the tests run the GPU path's orchestration that way on machines without a GPU.
 """
 
 import contextlib

@@ -8,8 +8,8 @@ Gradients use the same keys.
 Inside the engine everything is time-major, ``(T, B, ...)``. Per layer and direction:
 the kernel runs the time loop from the layer's input (each step's input product taken with
 its recurrent product), and backward turns the kernel's gate gradients into weight, bias
-and input gradients with one matrix product each. The reverse direction of a bidirectional layer runs the same
-kernels on each sequence reversed within its own length.
+and input gradients with one matrix product each. The reverse direction of a bidirectional
+layer runs the same kernels on each sequence reversed within its own length.
 """
 
 import math

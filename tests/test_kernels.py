@@ -6,7 +6,7 @@ import pytest
 from skrnn._kernels._activations import apply_sigmoid, apply_tanh
 from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
                                   accumulate_matvec_panels, aligned_zeros, matmul_panels,
-                                  matmul_tn, pack_panels, padded_columns, panel_vectors)
+                                  matmul_tn, pack_for_matmul, pack_panels, padded_columns)
 
 
 def test_float64_activations_are_exact():
@@ -70,10 +70,6 @@ def test_flush_denormals_sets_and_restores_the_thread_state():
         with flush_denormals():
             raise RuntimeError
     assert tiny[0] * np.float32(1) != 0
-
-
-def pack_for_matmul(w):
-    return pack_panels(w, panel_vectors(w.shape[1], w.itemsize))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

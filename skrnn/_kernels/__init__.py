@@ -1,8 +1,9 @@
 """Numba-compiled kernels: one forward/backward pair per recurrent cell.
 
 Each kernel receives preallocated arrays in time-major layout ``(T, B, ...)`` and writes
-into them. For training, only the recurrent product and the gate arithmetic run inside the
-time loop; everything that is one matrix product over all steps stays with the caller. For
+into them. For training, the time loop runs each step's input and recurrent products and
+its gate arithmetic; the weight gradients, one matrix product over all steps each, stay
+with the caller. For
 prediction, ``*_predict`` run each sequence alone with products in a fixed order, so that a
 prediction does not depend on what else is predicted with it.
 """

@@ -281,6 +281,13 @@ def pack_panels(w, vectors):
     return panels
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def pack_for_matmul(w):
+    """``pack_panels(w, panel_vectors(N, w.itemsize))``: ``w`` (K, N) as ``matmul_panels``
+    reads it. (Inlined where it is called: no compiled variant of its own.)"""
+    return pack_panels(w, panel_vectors(w.shape[1], w.itemsize))
+
+
 @njit(**JIT_OPTIONS)
 def padded_columns(panels):
     """Columns ``matmul_panels`` writes: N rounded up to whole panels."""
@@ -311,9 +318,8 @@ def _block_rows(a, a_row_step, a_k_step, M, w, w_start, w_k_step, width, out, ou
 
 @njit(**JIT_OPTIONS)
 def matmul_panels(a, panels, out, accumulate=False):
-    """``out[:, :padded_columns(panels)] = a @ w`` for
-    ``panels = pack_panels(w, panel_vectors(N, w.itemsize))``, or
-    ``+=`` with ``accumulate``.
+    """``out[:, :padded_columns(panels)] = a @ w`` for ``panels = pack_for_matmul(w)``,
+    or ``+=`` with ``accumulate``.
 
     The k range goes in slices of ``K_BLOCK_BYTES`` of a panel, which stay in the L1 cache
     while every row block passes. With 32-float panels (32 x 1024 @ 1024 x 256): 104

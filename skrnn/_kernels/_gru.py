@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
-                    panel_vectors,
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_for_matmul,
                     padded_columns)
 
 
@@ -49,8 +48,8 @@ def gru_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
     H = G // 3
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     h0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
-    w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh_t)
+    w_ih_panels = pack_for_matmul(w_ih.T)
     hw = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)  # W_hh h_{t-1}, G used
     xw = aligned_zeros((B, padded_columns(w_ih_panels)), gates.dtype)  # W_ih x_t, G used
     for t in range(T):
@@ -114,7 +113,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
     H = G // 3
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     h0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh, panel_vectors(w_hh.shape[1], w_hh.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
     d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)
     d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh

@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, sigmoid, tanh
-from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
-                    panel_vectors,
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_for_matmul,
                     padded_columns)
 
 
@@ -63,8 +62,8 @@ def lstm_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h):
     H = G // 4
     zero = gates.dtype.type(0)
     zeros = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
-    w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh_t)
+    w_ih_panels = pack_for_matmul(w_ih.T)
     pre = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)  # G used
     for t in range(T):
         h_prev = zeros if t == 0 else h[t - 1]
@@ -116,7 +115,7 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     H = G // 4
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     c0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_panels(w_hh, panel_vectors(w_hh.shape[1], w_hh.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
     d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)
     d_c = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] (from t + 1, then total)

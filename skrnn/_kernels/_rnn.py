@@ -13,8 +13,7 @@ import numpy as np
 from numba import njit
 
 from ._activations import JIT_OPTIONS, relu, tanh
-from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_panels,
-                    panel_vectors,
+from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_for_matmul,
                     padded_columns)
 
 
@@ -44,8 +43,8 @@ def rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
     """
     T, B, H = h.shape
     h0 = np.zeros((B, H), h.dtype)
-    w_hh_panels = pack_panels(w_hh_t, panel_vectors(w_hh_t.shape[1], w_hh_t.itemsize))
-    w_ih_panels = pack_panels(w_ih.T, panel_vectors(w_ih.shape[0], w_ih.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh_t)
+    w_ih_panels = pack_for_matmul(w_ih.T)
     pre = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)  # x_t W_ih^T + h_{t-1} W_hh^T
     for t in range(T):
         h_prev = h0 if t == 0 else h[t - 1]
@@ -86,7 +85,7 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     """
     T, B, H = h.shape
     one, zero = h.dtype.type(1), h.dtype.type(0)
-    w_hh_panels = pack_panels(w_hh, panel_vectors(w_hh.shape[1], w_hh.itemsize))
+    w_hh_panels = pack_for_matmul(w_hh)
     # gradient reaching h[t] from step t + 1 (H of its columns used)
     d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)
     d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
