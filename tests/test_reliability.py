@@ -348,12 +348,14 @@ def test_map_chunks_after_the_workers_stopped_spinning():
     import time
 
     from skrnn import _parallel
+    from skrnn._kernels._sync import await_flag
 
     assert _parallel.map_chunks(lambda c: c + 1, [0, 1, 2]) == [1, 2, 3]
     time.sleep(0.05)  # longer than _SPINS pauses: the workers sleep on their queues again
     assert _parallel.map_chunks(lambda c: c * 2, [1, 2, 3]) == [2, 4, 6]
-    for worker in _parallel._worker_pool(2):  # each signalled every task it finished
-        assert worker.await_done() or worker.await_done()
+    for worker in _parallel._worker_pool(2):
+        # each signals every task it finished, just after handing over its result
+        assert await_flag(worker.flags, _parallel._DONE, worker.posted, 10**9)
         assert worker.flags[_parallel._DONE] == worker.posted
 
 
