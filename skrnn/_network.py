@@ -322,8 +322,8 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     x_ones = workspace.empty("x_ones", (T * B, F + 1), w_ih.dtype)
     x_ones[:, :F] = x.reshape(T * B, F)
     x_ones[:, F] = 1
-    d_w_ih_b = [backend.matmul_tn(x_ones, block, columns) for block, columns in input_blocks]
-    d_w_ih_b = d_w_ih_b[0] if len(d_w_ih_b) == 1 else xp.concatenate(d_w_ih_b, axis=1)
+    block_grads = [backend.matmul_tn(x_ones, block, columns) for block, columns in input_blocks]
+    d_w_ih_b = block_grads[0] if len(block_grads) == 1 else xp.concatenate(block_grads, axis=1)
     d_w_ih = xp.ascontiguousarray(d_w_ih_b[:F].T)  # (F + 1, G) -> (G, F)
     d_b_ih = d_w_ih_b[F].copy()
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
