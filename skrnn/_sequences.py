@@ -119,8 +119,16 @@ def is_regular_sequence_list(X):
     return np.asarray(X[0]).dtype.kind in "biuf"
 
 
-def _trailing_padding_lengths(is_pad, what):
-    """Lengths from a (N, T) mask of padded steps that must all sit at the end of each row."""
+# what to do about a missing value inside a sequence, for every message that finds one
+MISSING_VALUE_FIX = ("Fill missing values with skrnn.SequenceImputer (in a Pipeline before the "
+                     "estimator), or cut the sequence before the gap.")
+
+
+def _trailing_padding_lengths(is_pad, what, fix=""):
+    """Lengths from a (N, T) mask of padded steps that must all sit at the end of each row.
+
+    ``what`` names the padding marker in messages; ``fix`` says how to repair a marker found
+    before the end of a sequence."""
     n_steps = is_pad.shape[1]
     lengths = n_steps - np.cumprod(is_pad[:, ::-1], axis=1).sum(axis=1)
     inner = is_pad & (np.arange(n_steps)[None, :] < lengths[:, None])
@@ -128,8 +136,8 @@ def _trailing_padding_lengths(is_pad, what):
         sample, step = np.argwhere(inner)[0]
         raise ValueError(
             f"X contains {what} at sample {sample}, step {step}, before the end of the "
-            f"sequence. {what.capitalize()} is only allowed as trailing padding: a sequence "
-            "ends at its first step from which every remaining step is padding.")
+            f"sequence. {what[0].upper() + what[1:]} is only allowed as trailing padding: a sequence ends at its "
+            f"first step from which every remaining step is padding. {fix}".rstrip())
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise ValueError(f"Sequence {empty[0]} of X is empty (every step is padding); "
@@ -141,7 +149,7 @@ def _check_finite(values, where):
     if np.isinf(values).any():
         raise ValueError(f"Input X contains infinity {where}.")
     if np.isnan(values).any():
-        raise ValueError(f"Input X contains NaN {where}.")
+        raise ValueError(f"Input X contains NaN {where}. {MISSING_VALUE_FIX}")
 
 
 def float_sequences_from_array(X, dtype):
@@ -177,9 +185,9 @@ def float_sequences_from_array(X, dtype):
             raise ValueError(
                 f"Input X contains NaN in some but not all features at sample {sample}, "
                 f"step {step}. A padded step has NaN in every feature; NaN is not allowed "
-                "elsewhere.")
+                f"elsewhere. {MISSING_VALUE_FIX}")
         step_is_nan = step_is_nan.all(axis=2)
-    lengths = _trailing_padding_lengths(step_is_nan, "NaN")
+    lengths = _trailing_padding_lengths(step_is_nan, "NaN", MISSING_VALUE_FIX)
     data = np.nan_to_num(X, nan=0.0).astype(dtype, copy=False)
     if data.ndim == 2:
         data = data[:, :, None]
@@ -271,7 +279,7 @@ def token_sequences(X):
     if np.any(X < -1):
         raise ValueError(f"X contains the negative token id {X.min()}; token ids must be >= 0 "
                          "(-1 marks trailing padding).")
-    lengths = _trailing_padding_lengths(X == -1, "padding (-1)")
+    lengths = _trailing_padding_lengths(X == -1, "the padding id -1")
     return Sequences(np.where(X < 0, 0, X), lengths)
 
 

@@ -47,6 +47,21 @@ def test_bad_nan_and_inf_are_named(make_bad, message):
         sequences_from_input(X, np.float64)
 
 
+@pytest.mark.parametrize("X", [
+    np.array([[1.0, np.nan, 2.0]]),                       # inside a 2-D sequence
+    np.array([[[1.0, 1.0], [np.nan, 1.0], [1.0, 1.0]]]),  # in one feature of a step
+    [np.array([1.0, np.nan, 2.0]), np.ones(4)],           # in a ragged list
+])
+def test_missing_value_messages_say_how_to_fix_it(X):
+    with pytest.raises(ValueError, match=r"NaN.*skrnn\.SequenceImputer.*cut the sequence"):
+        sequences_from_input(X, np.float64)
+
+
+def test_token_padding_message_is_capitalised():
+    with pytest.raises(ValueError, match=r"The padding id -1 is only allowed as trailing"):
+        sequences_from_input(np.array([[1, -1, 2]]), np.float64, token_ids=True)
+
+
 def test_ragged_list_pads_without_changing_values():
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(n, 2)) for n in (3, 6, 1)]
