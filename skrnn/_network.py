@@ -20,7 +20,7 @@ import numpy as np
 from . import _kernels
 from ._backend import CPU
 from ._kernels._gemm import MATVEC_VECTORS, pack_panels
-from ._parallel import batch_chunks, map_chunks, single_threaded_blas
+from ._parallel import map_chunks, single_threaded_blas, thread_chunks
 
 GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -683,7 +683,7 @@ def predict(spec, params, data, lengths, prepared=None, backend=CPU):
         return forward(spec, params, data, lengths, backend=backend)[0]
     if prepared is None:
         prepared = prediction_weights(params)
-    chunks = batch_chunks(lengths.shape[0])
+    chunks = thread_chunks(lengths.shape[0])
     results = map_chunks(lambda chunk: _predict_chunk(spec, params, prepared, data[:, chunk],
                                                       lengths[chunk]), chunks)
     axis = 1 if spec.return_sequences else 0

@@ -283,7 +283,7 @@ def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequence
     spec = NetworkSpec(cell="gru", n_features=3, hidden_layer_sizes=(5, 4), n_outputs=2,
                        bidirectional=True, return_sequences=return_sequences, dropout=0.2)
     params = _network.init_params(spec, rng, np.float64)
-    B, T = 23, 7
+    B, T = 70, 7
     lengths = rng.integers(1, T + 1, B).astype(np.int64)
     data = rng.standard_normal((T, B, 3))
     y = rng.standard_normal((B, T, 2) if return_sequences else (B, 2))
@@ -291,7 +291,7 @@ def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequence
 
     set_num_threads(3)
     try:
-        assert len(batch_chunks(B)) == 2  # chunks of at least 8 sequences
+        assert len(batch_chunks(B)) == 2  # chunks of at least 32 sequences, a power of two
         raw, cache = _network.forward(spec, params, data, lengths, training=True,
                                       rng=np.random.default_rng(0))
         if return_sequences:

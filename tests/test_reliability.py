@@ -187,6 +187,60 @@ def test_predict_from_many_threads_at_once():
         np.testing.assert_array_equal(result, expected)
 
 
+def _threaded_fit(n_threads, **params):
+    """Parameters and loss curve of a fit whose batches (128 sequences: 4 chunks) split."""
+    rng = np.random.default_rng(5)
+    X = [rng.normal(size=(t, 3)) for t in rng.integers(5, 30, size=300)]
+    y = np.array([int(seq[:, 0].sum() > 0) for seq in X])
+    skrnn.set_num_threads(n_threads)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = RNNClassifier(batch_size=128, max_iter=3, random_state=0, **params).fit(X, y)
+    finally:
+        skrnn.set_num_threads(None)
+    return clf.params_, clf.loss_curve_, clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("params", [
+    dict(cell="lstm", hidden_layer_sizes=(16,)),
+    dict(cell="gru", hidden_layer_sizes=(8, 6), bidirectional=True, dropout=0.2),
+    dict(cell="rnn", hidden_layer_sizes=(8,), return_sequences=False, early_stopping=True,
+         dtype="float64"),
+])
+def test_the_model_is_the_same_bits_for_any_thread_count(params):
+    from skrnn._parallel import batch_chunks
+
+    assert len(batch_chunks(128)) == 4 and len(batch_chunks(300 - 128 * 2)) == 1
+    reference, curve, proba = _threaded_fit(1, **params)
+    for n_threads in (2, 3, 4):
+        weights, other_curve, other_proba = _threaded_fit(n_threads, **params)
+        assert other_curve == curve
+        for name in reference:
+            np.testing.assert_array_equal(weights[name], reference[name], err_msg=name)
+        np.testing.assert_array_equal(other_proba, proba)
+
+
+def test_parallel_search_gives_the_serial_results_when_batches_split():
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 12, 3))
+    y = X[:, :, 0].sum(axis=1) + 0.5 * rng.normal(size=300)  # R^2 shows any change of bits
+    grid = {"cell": ["lstm", "gru"], "hidden_layer_sizes": [(8,), (16,)]}
+    estimator = RNNRegressor(batch_size=128, max_iter=4, random_state=0)
+    results = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for n_jobs in (1, 2):  # 2 threads in one process, or 1 thread in each of 2 workers
+            search = GridSearchCV(estimator, grid, cv=3, n_jobs=n_jobs).fit(X, y)
+            results[n_jobs] = search
+    for key in ("mean_test_score", "split0_test_score", "split1_test_score",
+                "split2_test_score"):
+        np.testing.assert_array_equal(results[2].cv_results_[key], results[1].cv_results_[key])
+    assert results[2].best_params_ == results[1].best_params_
+
+
 # ------------------------------------------------------------------------------ persistence
 
 
@@ -363,7 +417,7 @@ def test_map_chunks_runs_chunks_on_their_own_threads_and_waits_for_all_before_ra
     import threading
     import time
 
-    from skrnn._parallel import map_chunks
+    from skrnn._parallel import map_chunks, set_num_threads
 
     seen, finished = [], []
 
@@ -375,9 +429,13 @@ def test_map_chunks_runs_chunks_on_their_own_threads_and_waits_for_all_before_ra
         finished.append(chunk)
         return chunk * 10
 
-    assert map_chunks(lambda c: c * 10, [0, 1, 2]) == [0, 10, 20]
-    with pytest.raises(RuntimeError, match="chunk 0 failed"):
-        map_chunks(work, [0, 1, 2])
+    set_num_threads(3)
+    try:
+        assert map_chunks(lambda c: c * 10, [0, 1, 2]) == [0, 10, 20]
+        with pytest.raises(RuntimeError, match="chunk 0 failed"):
+            map_chunks(work, [0, 1, 2])
+    finally:
+        set_num_threads(None)
     assert sorted(finished) == [1, 2]  # the others had finished when the error came
     names = dict(seen)
     assert names[0] == threading.current_thread().name  # the first in the caller
