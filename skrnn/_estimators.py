@@ -23,10 +23,11 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _backend, _network
+from . import _backend, _memory, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES, batch_normaliser
 from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
+from ._parallel import batch_chunks
 from ._progress import EpochProgress
 from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
 from ._version import PICKLE_FORMAT, __version__
@@ -244,8 +245,18 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         two_d = ndim == 2
         if two_d and not token_ids and (reset or getattr(self, "_fit_on_2d", False)):
             # scikit-learn's meaning of a 2-D input: columns (here time steps) are fixed
-            X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
-                              ensure_all_finite=False)
+            try:
+                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
+                                  ensure_all_finite=False)
+            except ValueError as error:
+                if reset or "features, but" not in str(error):
+                    raise
+                raise ValueError(
+                    f"{error} This model was fitted on 2-D input (n_samples, n_timesteps): "
+                    f"its columns are time steps, so X must have "
+                    f"{self.n_features_in_} steps too (pad shorter sequences with trailing "
+                    "NaN). To predict sequences of other lengths, fit on 3-D input "
+                    "(n_samples, n_timesteps, 1) or on a list of 1-D sequences.") from None
         seqs = sequences_from_input(X, dtype, token_ids=token_ids)
         width = X.shape[1] if two_d else seqs.n_features
         if reset:
@@ -270,6 +281,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _check_vocabulary(self, seqs, reset):
         largest = int(seqs.data.max())
         if reset:
+            _memory.check_vocabulary(largest + 1, self.embedding_dim,
+                                     np.dtype(self.dtype).itemsize, largest)
             self.vocab_size_ = largest + 1
         elif largest >= self.vocab_size_:
             raise ValueError(f"X contains the token id {largest}, outside the vocabulary "
@@ -355,6 +368,7 @@ n_timesteps), or list of arrays
             return_sequences=self.return_sequences,
             vocab_size=getattr(self, "vocab_size_", None) if self.embedding_dim else None,
             dropout=self.dropout)
+        self._check_fit_memory(spec, seqs, dtype)
         if first_call:
             self._initialize(spec, rng, dtype)
         elif spec != self._spec or self.params_["head.weight"].dtype != dtype:
@@ -385,6 +399,20 @@ n_timesteps), or list of arrays
         _set_writeable(self.params_, False)
         self._cache_prediction_weights()
         return self
+
+    def _check_fit_memory(self, spec, seqs, dtype):
+        """A ``MemoryError`` saying why and what to change, before a fit on the CPU that
+        would need more memory than there is allocates any of it."""
+        batch_size = self._batch_size(len(seqs), warn=False)
+        if self._backend_for(batch_size) is not _backend.CPU:
+            return  # a device's memory: its out-of-memory error is translated in _fit
+        needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
+                                   len(batch_chunks(batch_size)), dtype.itemsize,
+                                   self.solver, self.early_stopping)
+        if self.early_stopping:
+            needed["the validation split's copy of X"] = seqs.data.nbytes
+        _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
+                           _memory.memory_remedy(type(self).__name__, batch_size))
 
     def _move_training_state(self, convert):
         """Weights, best weights and optimiser state onto a device or back to NumPy."""
@@ -614,6 +642,14 @@ n_timesteps), or list of arrays
             backend = self._backend_for(len(seqs))
         n_outputs = self.params_["head.bias"].shape[0]
         dtype = self.params_["head.bias"].dtype
+        if backend is _backend.CPU and len(seqs) > 1:
+            _memory.check_fits(
+                _memory.predict_bytes(self._spec, len(seqs), seqs.data.shape[1],
+                                      _PREDICT_BATCH_SIZE, dtype.itemsize),
+                f"Predicting {len(seqs):,} sequences of up to {seqs.data.shape[1]:,} steps",
+                "Predict in parts (a slice of X at a time)"
+                + (", or ask for predict rather than predict_proba" if n_outputs > 1 else "")
+                + ".")
         if self.return_sequences:
             out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
         else:
@@ -1057,6 +1093,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
 
 def _check_regression_targets(y, n_rows):
+    if np.asarray(y).dtype.kind in "OUS":
+        try:
+            np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"y holds values that are not numbers ({error}); RNNRegressor predicts "
+                "numbers. For class labels use RNNClassifier; for numbers stored as text, "
+                "convert them first (np.asarray(y, dtype=float)).") from None
     y = check_array(y, ensure_2d=False, dtype=(np.float64, np.float32), input_name="y",
                     ensure_min_samples=0)
     if y.shape[0] != n_rows:
@@ -1176,6 +1220,13 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             if len(unseen):
                 raise ValueError(f"y contains labels {list(unseen)} not seen in the first "
                                  f"fit (classes_={list(self.classes_)}).")
+        _memory.check_fits(
+            _memory.targets_bytes(len(seqs) * seqs.data.shape[1] if self.return_sequences
+                                  else len(labels), len(self.classes_),
+                                  np.dtype(self.dtype).itemsize),
+            f"Encoding {len(labels):,} labels of {len(self.classes_):,} classes",
+            "Use fewer classes (merge rare ones) or fit on fewer sequences at a time "
+            "(partial_fit).")
         Y = self._label_binarizer.transform(labels).astype(self.dtype)
         class_weight = self.class_weight
         weights = (np.repeat(sample_weight, seqs.lengths) if self.return_sequences

@@ -6,10 +6,17 @@ from sklearn.utils import check_array
 
 def _check_series(series, name="series"):
     series = check_array(series, ensure_2d=False, dtype=(np.float64, np.float32),
-                         input_name=name)
+                         input_name=name, ensure_all_finite=False)
     if series.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (n_steps,) or 2-D (n_steps, n_features); got "
                          f"shape {series.shape}.")
+    finite_steps = np.isfinite(series.reshape(series.shape[0], -1)).all(axis=1)
+    if not finite_steps.all():
+        step = int(np.flatnonzero(~finite_steps)[0])
+        what = "NaN" if np.isnan(series[step]).any() else "infinity"
+        raise ValueError(f"{name} contains {what} at step {step} (of {series.shape[0]}). "
+                         "Fill the gaps first (for example with pandas' interpolate, or "
+                         "skrnn.SequenceImputer), or cut the series there.")
     return series
 
 

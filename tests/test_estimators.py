@@ -363,10 +363,19 @@ def test_bad_inputs_in_predict():
         RNNClassifier().predict(X)
 
 
+def test_other_time_steps_after_a_2d_fit_are_named_time_steps():
+    reg = RNNRegressor(**FAST).fit(np.ones((6, 5)), np.ones(6))
+    with pytest.raises(ValueError, match=r"X has 7 features, but RNNRegressor is expecting 5 "
+                                         r"features as input\. .*its columns are time steps"):
+        reg.predict(np.ones((2, 7)))
+
+
 @pytest.mark.parametrize("y, message", [
     (np.ones(7), "inconsistent numbers of samples"),
     (np.array([1.0, np.nan] * 15), "NaN"),
     (np.ones((30, 2, 2)), "dim 3"),
+    (np.array(["a", "b", "c"] * 10, dtype=object),
+     r"y holds values that are not numbers .*For class labels use RNNClassifier"),
 ])
 def test_bad_y_regressor(y, message):
     X, _ = ragged_sign_data(n=30)

@@ -39,8 +39,11 @@ def test_windows_of_a_multivariate_series_and_targets():
 def test_window_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sliding_windows(np.arange(10.0), **kwargs)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"series contains NaN at step 1 \(of 4\)\. Fill the "
+                                         r"gaps first"):
         sliding_windows(np.array([1.0, np.nan, 2.0, 3.0]), window=2)
+    with pytest.raises(ValueError, match=r"series contains infinity at step 2"):
+        sliding_windows(np.array([[1.0, 0], [2, 0], [3, np.inf], [4, 0]]), window=2)
 
 
 def test_recursive_forecast_feeds_predictions_back():
