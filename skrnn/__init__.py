@@ -2,6 +2,7 @@
 
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import recursive_forecast, sliding_windows
+from ._impute import SequenceImputer
 from ._interop import to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
@@ -10,6 +11,7 @@ from ._version import __version__
 __all__ = [
     "RNNClassifier",
     "RNNRegressor",
+    "SequenceImputer",
     "SequenceScaler",
     "__version__",
     "get_num_threads",
