@@ -6,6 +6,7 @@ from ._impute import SequenceImputer
 from ._interop import to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
+from ._resample import resample, time_deltas
 from ._version import __version__
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "recursive_forecast",
+    "resample",
     "set_num_threads",
     "sliding_windows",
+    "time_deltas",
     "to_torch",
 ]
