@@ -152,15 +152,13 @@ class SequenceImputer(SequenceTransformer):
                 raise ValueError(
                     f"Feature {never_observed[0]} of {seqs.n_features} per step is missing (NaN) "
                     f"in every valid step of every training sequence, so SequenceImputer "
-                    f"cannot learn its {self._statistic_name()}. Drop the feature, or use "
+                    f"cannot learn its {'median' if self.strategy == 'median' else 'mean'}. "
+                    "Drop the feature, or use "
                     "strategy='constant' with a fill_value.")
             statistic = np.nanmedian if self.strategy == "median" else np.nanmean
             self.statistics_ = statistic(steps, axis=0)
         self.indicator_features_ = np.flatnonzero(missing.any(axis=0))
         return self
-
-    def _statistic_name(self):
-        return "median" if self.strategy == "median" else "mean"
 
     def transform(self, X):
         """Fill the missing values of X, keeping its form; padding stays padding.

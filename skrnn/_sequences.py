@@ -197,8 +197,7 @@ def float_sequences_from_array(X, dtype, allow_missing=False):
     lengths = _trailing_padding_lengths(step_is_nan, "NaN", MISSING_VALUE_FIX,
                                         allow_inner=allow_missing)
     data = X.astype(dtype) if X.ndim == 3 else X[:, :, None].astype(dtype)
-    padding = np.arange(X.shape[1])[None, :] >= lengths[:, None]
-    data[padding if allow_missing else np.isnan(data).any(axis=2)] = 0.0
+    data[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = 0.0  # NaN left: missing values
     return Sequences(np.ascontiguousarray(data), lengths)
 
 
