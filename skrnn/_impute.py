@@ -153,8 +153,7 @@ class SequenceImputer(SequenceTransformer):
                     f"Feature {never_observed[0]} of {seqs.n_features} per step is missing (NaN) "
                     f"in every valid step of every training sequence, so SequenceImputer "
                     f"cannot learn its {'median' if self.strategy == 'median' else 'mean'}. "
-                    "Drop the feature, or use "
-                    "strategy='constant' with a fill_value.")
+                    "Drop the feature, or use strategy='constant' with a fill_value.")
             statistic = np.nanmedian if self.strategy == "median" else np.nanmean
             self.statistics_ = statistic(steps, axis=0)
         self.indicator_features_ = np.flatnonzero(missing.any(axis=0))
