@@ -2,19 +2,24 @@
 
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import recursive_forecast, sliding_windows
+from ._impute import SequenceImputer
 from ._interop import to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
+from ._resample import resample, time_deltas
 from ._version import __version__
 
 __all__ = [
     "RNNClassifier",
     "RNNRegressor",
+    "SequenceImputer",
     "SequenceScaler",
     "__version__",
     "get_num_threads",
     "recursive_forecast",
+    "resample",
     "set_num_threads",
     "sliding_windows",
+    "time_deltas",
     "to_torch",
 ]

@@ -1,4 +1,5 @@
-"""SequenceScaler: per-feature scaling over every time step of every training sequence."""
+"""Sequence transformers' shared input handling (every form in, the same form out), and
+SequenceScaler: per-feature scaling over every time step of every training sequence."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
@@ -8,7 +9,68 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._sequences import is_regular_sequence_list, sequences_from_input
 
 
-class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SequenceTransformer(TransformerMixin, BaseEstimator):
+    """Base of skrnn's transformers: validates X in every form skrnn accepts and gives the
+    result back in the same form.
+
+    A subclass works on ``Sequences`` (a padded (N, T, F) float64 array and the lengths) and
+    returns its result through ``_in_form``. ``_allow_missing = True`` keeps NaN inside a
+    sequence as a missing value (``SequenceImputer``) rather than rejecting it.
+    """
+
+    _allow_missing = False
+
+    def _sequences(self, X, reset):
+        """Validate X; returns (Sequences, form) with form[0] in {"2d", "3d", "list"}."""
+        if is_regular_sequence_list(X):
+            X = np.asarray(X)
+        if isinstance(X, (list, tuple)):
+            seqs = sequences_from_input(X, np.float64, allow_missing=self._allow_missing)
+            form = ("list", [np.ndim(seq) for seq in X])
+            two_d = False
+        else:
+            two_d = (X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim) == 2
+            if two_d and (reset or self._fit_on_2d):  # scikit-learn's fixed columns
+                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
+                                  ensure_all_finite=False)
+            seqs = sequences_from_input(X, np.float64, allow_missing=self._allow_missing)
+            form = ("2d" if two_d else "3d", np.asarray(X).dtype)
+        if reset:
+            self._fit_on_2d = two_d
+            self._step_features = seqs.n_features
+            self.n_features_in_ = int(X.shape[1] if two_d else seqs.n_features)
+            if not two_d and hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif seqs.n_features != self._step_features:
+            raise ValueError(f"X has {seqs.n_features} features per step, but "
+                             f"{type(self).__name__} is expecting {self._step_features}.")
+        return seqs, form
+
+    @staticmethod
+    def _in_form(data, seqs, form):
+        """(N, T, F') float64 ``data`` computed from ``seqs``, in the form X came in.
+
+        Padding becomes NaN again in arrays. With one feature per step, 2-D input comes back
+        2-D and 1-D sequences 1-D; with more (indicator columns added), 3-D and 2-D.
+        """
+        kind, detail = form
+        univariate = data.shape[2] == 1
+        if kind == "list":
+            return [data[i, :length, 0] if ndim == 1 and univariate else data[i, :length]
+                    for i, (length, ndim) in enumerate(zip(seqs.lengths, detail))]
+        data[~seqs.step_mask()] = np.nan  # padding stays padding
+        dtype = detail if np.issubdtype(detail, np.floating) else np.float64
+        out = data[:, :, 0] if kind == "2d" and univariate else data
+        return out.astype(dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = True
+        return tags
+
+
+class SequenceScaler(OneToOneFeatureMixin, SequenceTransformer):
     """Standardise or min-max scale each feature over all steps of all sequences.
 
     ``StandardScaler`` scales the columns of a 2-D array; sequences are 3-D, ragged or padded.
@@ -55,32 +117,6 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.method = method
         self.feature_range = feature_range
 
-    def _sequences(self, X, reset):
-        """Validate X; returns (Sequences, form) with form in {"2d", "3d", "list"}."""
-        if is_regular_sequence_list(X):
-            X = np.asarray(X)
-        if isinstance(X, (list, tuple)):
-            seqs = sequences_from_input(X, np.float64)
-            form = ("list", [np.ndim(seq) for seq in X])
-            two_d = False
-        else:
-            two_d = (X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim) == 2
-            if two_d and (reset or self._fit_on_2d):  # scikit-learn's fixed columns
-                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
-                                  ensure_all_finite=False)
-            seqs = sequences_from_input(X, np.float64)
-            form = ("2d" if two_d else "3d", np.asarray(X).dtype)
-        if reset:
-            self._fit_on_2d = two_d
-            self._step_features = seqs.n_features
-            self.n_features_in_ = int(X.shape[1] if two_d else seqs.n_features)
-            if not two_d and hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif seqs.n_features != self._step_features:
-            raise ValueError(f"X has {seqs.n_features} features per step, but SequenceScaler "
-                             f"is expecting {self._step_features}.")
-        return seqs, form
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Compute each feature's statistics over all valid steps.
@@ -121,14 +157,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             data = (seqs.data - self.center_) / self.scale_ + offset
         else:
             data = (seqs.data - offset) * self.scale_ + self.center_
-        kind, detail = form
-        if kind == "list":
-            return [data[i, :length] if ndim == 2 else data[i, :length, 0]
-                    for i, (length, ndim) in enumerate(zip(seqs.lengths, detail))]
-        data[~seqs.step_mask()] = np.nan  # padding stays padding
-        dtype = detail if np.issubdtype(detail, np.floating) else np.float64
-        out = data[:, :, 0] if kind == "2d" else data
-        return out.astype(dtype, copy=False)
+        return self._in_form(data, seqs, form)
 
     def transform(self, X):
         """Scale X with the fitted statistics, keeping its form.
@@ -155,9 +184,3 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_original : same form as X
         """
         return self._apply(X, forward=False)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.requires_fit = True
-        return tags

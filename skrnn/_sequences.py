@@ -6,6 +6,9 @@ length of each sequence. Accepted forms:
 - 3-D float array (n_samples, n_timesteps, n_features); trailing all-NaN rows are padding.
 - 2-D float array (n_samples, n_timesteps): univariate sequences; trailing NaN is padding.
 - list of arrays, each (T_i, n_features) or (T_i,): ragged sequences.
+
+NaN anywhere else is an error, except for ``allow_missing=True`` (``SequenceImputer``): then it
+is a missing value, kept as NaN, and only the trailing all-NaN steps of an array are padding.
 - token ids (estimators with ``embedding_dim``): 2-D integer array with trailing -1 as
   padding, or a list of 1-D integer arrays.
 """
@@ -25,7 +28,8 @@ class Sequences:
     Attributes
     ----------
     data : ndarray (N, T, F) float, or (N, T) int64 token ids
-        Zero-padded past each sequence's length (token id 0 for ids).
+        Zero-padded past each sequence's length (token id 0 for ids); NaN at missing values
+        inside a sequence when built with ``allow_missing=True``.
     lengths : ndarray (N,) of int64
         Valid steps of each sequence, all >= 1.
     from_list : bool
@@ -124,15 +128,16 @@ MISSING_VALUE_FIX = ("Fill missing values with skrnn.SequenceImputer (in a Pipel
                      "estimator), or cut the sequence before the gap.")
 
 
-def _trailing_padding_lengths(is_pad, what, fix=""):
+def _trailing_padding_lengths(is_pad, what, fix="", allow_inner=False):
     """Lengths from a (N, T) mask of padded steps that must all sit at the end of each row.
 
     ``what`` names the padding marker in messages; ``fix`` says how to repair a marker found
-    before the end of a sequence."""
+    before the end of a sequence. With ``allow_inner``, a marked step before the end is not
+    padding (a missing step, for ``SequenceImputer``) and no error."""
     n_steps = is_pad.shape[1]
     lengths = n_steps - np.cumprod(is_pad[:, ::-1], axis=1).sum(axis=1)
     inner = is_pad & (np.arange(n_steps)[None, :] < lengths[:, None])
-    if inner.any():
+    if inner.any() and not allow_inner:
         sample, step = np.argwhere(inner)[0]
         raise ValueError(
             f"X contains {what} at sample {sample}, step {step}, before the end of the "
@@ -145,14 +150,14 @@ def _trailing_padding_lengths(is_pad, what, fix=""):
     return lengths.astype(np.int64)
 
 
-def _check_finite(values, where):
+def _check_finite(values, where, allow_missing=False):
     if np.isinf(values).any():
         raise ValueError(f"Input X contains infinity {where}.")
-    if np.isnan(values).any():
+    if np.isnan(values).any() and not allow_missing:
         raise ValueError(f"Input X contains NaN {where}. {MISSING_VALUE_FIX}")
 
 
-def float_sequences_from_array(X, dtype):
+def float_sequences_from_array(X, dtype, allow_missing=False):
     """Validate a 2-D or 3-D float array with NaN padding (see module docstring)."""
     if isinstance(X, np.ndarray) and X.dtype in _FLOAT_DTYPES and X.ndim in (2, 3):
         # a plain float array needs no conversion: check_array's checks, without its cost
@@ -178,7 +183,9 @@ def float_sequences_from_array(X, dtype):
     if np.isinf(X).any():
         raise ValueError("Input X contains infinity.")
     step_is_nan = np.isnan(X)
-    if X.ndim == 3:
+    if X.ndim == 3 and allow_missing:
+        step_is_nan = step_is_nan.all(axis=2)
+    elif X.ndim == 3:
         partial = step_is_nan.any(axis=2) & ~step_is_nan.all(axis=2)
         if partial.any():
             sample, step = np.argwhere(partial)[0]
@@ -187,15 +194,16 @@ def float_sequences_from_array(X, dtype):
                 f"step {step}. A padded step has NaN in every feature; NaN is not allowed "
                 f"elsewhere. {MISSING_VALUE_FIX}")
         step_is_nan = step_is_nan.all(axis=2)
-    lengths = _trailing_padding_lengths(step_is_nan, "NaN", MISSING_VALUE_FIX)
-    data = np.nan_to_num(X, nan=0.0).astype(dtype, copy=False)
-    if data.ndim == 2:
-        data = data[:, :, None]
+    lengths = _trailing_padding_lengths(step_is_nan, "NaN", MISSING_VALUE_FIX,
+                                        allow_inner=allow_missing)
+    data = X.astype(dtype) if X.ndim == 3 else X[:, :, None].astype(dtype)
+    data[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = 0.0  # NaN left: missing values
     return Sequences(np.ascontiguousarray(data), lengths)
 
 
-def float_sequences_from_list(X, dtype):
-    """Validate a list of (T_i, n_features) or (T_i,) arrays."""
+def float_sequences_from_list(X, dtype, allow_missing=False):
+    """Validate a list of (T_i, n_features) or (T_i,) arrays (with ``allow_missing``, NaN
+    anywhere in them is a missing value: a list has no padding)."""
     if len(X) == 0:
         raise ValueError("X is an empty list; at least one sequence is required.")
     arrays = []
@@ -216,7 +224,7 @@ def float_sequences_from_list(X, dtype):
             raise ValueError(f"Sequence {i} of X is empty; each sequence needs at least one step.")
         if seq.shape[1] == 0:
             raise ValueError(f"Sequence {i} of X has 0 features per step.")
-        _check_finite(seq, f"in sequence {i}")
+        _check_finite(seq, f"in sequence {i}", allow_missing)
         arrays.append(seq)
     n_features = arrays[0].shape[1]
     for i, seq in enumerate(arrays):
@@ -283,13 +291,14 @@ def token_sequences(X):
     return Sequences(np.where(X < 0, 0, X), lengths)
 
 
-def sequences_from_input(X, dtype, token_ids=False):
-    """Turn any accepted X into ``Sequences`` (validation included)."""
+def sequences_from_input(X, dtype, token_ids=False, allow_missing=False):
+    """Turn any accepted X into ``Sequences`` (validation included); with ``allow_missing``,
+    NaN inside a sequence stays in ``data`` as a missing value instead of an error."""
     if token_ids:
         return token_sequences(X)
     if _is_sequence_list(X):
-        return float_sequences_from_list(X, dtype)
-    return float_sequences_from_array(X, dtype)
+        return float_sequences_from_list(X, dtype, allow_missing)
+    return float_sequences_from_array(X, dtype, allow_missing)
 
 
 def length_batches(lengths, batch_size, rng=None):

@@ -1,5 +1,6 @@
 """The examples run as a newcomer would run them (with --quick)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -7,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 
 
 def _run(name, *args, cwd):
+    # the skrnn of this checkout, whichever one the environment has installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                                    os.environ.get("PYTHONPATH")]))}
     completed = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", *args],
-                               capture_output=True, text=True, timeout=300, cwd=cwd)
+                               capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Warning" not in completed.stderr, completed.stderr[-3000:]
     return completed.stdout.strip().splitlines()[-1]
@@ -39,3 +44,13 @@ def test_forecast_sunspots_with_plots(tmp_path):
 def test_text_classification(tmp_path):
     line = _run("text_classification.py", cwd=tmp_path)
     assert float(re.search(r"test accuracy ([0-9.]+)", line).group(1)) > 0.9
+
+
+@pytest.mark.slow
+def test_missing_values(tmp_path):
+    line = _run("missing_values.py", cwd=tmp_path)
+    share, best, worst, complete = re.search(
+        r"([0-9.]+)% missing: best .* ([0-9.]+), worst ([0-9.]+), complete data ([0-9.]+)",
+        line).groups()
+    assert 10 <= float(share) <= 30
+    assert 0.5 < float(worst) <= float(best) and float(complete) > 0.7
