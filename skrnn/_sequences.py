@@ -6,11 +6,11 @@ length of each sequence. Accepted forms:
 - 3-D float array (n_samples, n_timesteps, n_features); trailing all-NaN rows are padding.
 - 2-D float array (n_samples, n_timesteps): univariate sequences; trailing NaN is padding.
 - list of arrays, each (T_i, n_features) or (T_i,): ragged sequences.
+- token ids (estimators with ``embedding_dim``): 2-D integer array with trailing -1 as
+  padding, or a list of 1-D integer arrays.
 
 NaN anywhere else is an error, except for ``allow_missing=True`` (``SequenceImputer``): then it
 is a missing value, kept as NaN, and only the trailing all-NaN steps of an array are padding.
-- token ids (estimators with ``embedding_dim``): 2-D integer array with trailing -1 as
-  padding, or a list of 1-D integer arrays.
 """
 
 from dataclasses import dataclass
