@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array
 
+from ._memory import check_fits
+
 
 def _check_series(series, name="series"):
     series = check_array(series, ensure_2d=False, dtype=(np.float64, np.float32),
@@ -66,6 +68,10 @@ def sliding_windows(series, window, horizon=1, step=1, target=None):
     if n_windows < 1:
         raise ValueError(f"A series of {series.shape[0]} steps is too short for one window of "
                          f"{window} steps and a horizon of {horizon}.")
+    n_columns = series.shape[1] if series.ndim == 2 else 1
+    check_fits({"windows": n_windows * (window + horizon) * n_columns * series.itemsize},
+               f"Cutting {n_windows:,} windows of {window:,} steps",
+               "Each window holds a copy of its steps: use a larger step or a shorter window.")
     starts = np.arange(n_windows) * step
     X = series[starts[:, None] + np.arange(window)]
     future = series[starts[:, None] + window + np.arange(horizon)]  # (n, horizon[, F])

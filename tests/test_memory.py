@@ -97,3 +97,13 @@ def test_a_prediction_that_cannot_fit_says_so(available):
                                           r"needs about .*Predict in parts"):
         clf.predict_proba(many)
     clf.predict_proba(many[:100])  # small enough not to be checked at all
+
+
+def test_windows_that_cannot_fit_say_so(available):
+    from skrnn import sliding_windows
+
+    available(2**30)
+    with pytest.raises(MemoryError, match=r"Cutting 990,000 windows of 10,000 steps needs "
+                                          r"about 73\.8 GiB.*use a larger step"):
+        sliding_windows(np.zeros(1_000_000), window=10_000)
+    assert sliding_windows(np.zeros(1_000_000), window=10_000, step=1000)[0].shape == (990, 10_000)

@@ -1,5 +1,5 @@
-"""Reliability: interruption, divergence, long sequences, parallel search, threads, pickles,
-and a fuzz test of the whole input boundary."""
+"""Reliability: interruption, divergence, long sequences, parallel search, threads and
+pickles (the fuzz tests of the input boundary are in test_fuzz.py)."""
 
 import json
 import os
@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 import skrnn
@@ -266,112 +264,6 @@ def test_pickle_and_joblib_round_trips_and_versions(tmp_path):
     incompatible = dict(state, _skrnn_version="9.0", _skrnn_pickle_format=PICKLE_FORMAT + 1)
     with pytest.raises(ValueError, match="pickled by skrnn 9.0 .*reads pickle format"):
         RNNRegressor.__new__(RNNRegressor).__setstate__(incompatible)
-
-
-# ------------------------------------------------------------------------------ fuzz
-
-_FAULTS = [None] * 12 + [
-    "1d", "4d", "no samples", "no steps", "no features", "nan inside", "inf", "complex",
-    "object strings", "y short", "y nan", "continuous labels", "hidden", "dropout", "dtype",
-    "negative token", "empty sequence",
-]
-
-
-@st.composite
-def _problems(draw):
-    """A fit/predict problem, valid or broken in exactly one way (``fault``)."""
-    fault = draw(st.sampled_from(_FAULTS))
-    tokens = draw(st.booleans()) and draw(st.booleans())
-    kind = draw(st.sampled_from(["2d", "list"] if tokens else ["3d", "2d", "list"]))
-    classifier = draw(st.booleans())
-    return_sequences = draw(st.booleans())
-    n = 0 if fault == "no samples" else draw(st.integers(1, 6))
-    T = 0 if fault == "no steps" else draw(st.integers(1, 6))
-    F = 0 if fault == "no features" else draw(st.integers(1, 3))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
-    lengths = rng.integers(1, T + 1, size=n) if T else np.zeros(n, dtype=int)
-    if fault == "empty sequence" and n:
-        lengths[rng.integers(n)] = 0
-    if tokens:
-        ids = rng.integers(0, 12, size=(n, T))
-        if fault == "negative token" and ids.size:
-            ids.flat[0] = -5
-        X = ids if kind == "2d" else [row[:length] for row, length in zip(ids, lengths)]
-    elif kind == "list":
-        X = [rng.normal(size=(length, F)) for length in lengths]
-    else:
-        X = rng.normal(size=(n, T, F) if kind == "3d" else (n, T))
-        if kind == "3d" and fault != "empty sequence":  # NaN-padded ragged lengths
-            for i, length in enumerate(lengths):
-                X[i, length:] = np.nan
-    if fault == "1d":
-        X = rng.normal(size=T)
-    elif fault == "4d":
-        X = rng.normal(size=(n, T, F, 2))
-    elif fault in ("nan inside", "inf") and not tokens:
-        target = X[0] if isinstance(X, list) and X else X
-        if np.size(target):
-            np.asarray(target).flat[0] = np.nan if fault == "nan inside" else np.inf
-    elif fault == "complex" and not isinstance(X, list):
-        X = X.astype(np.complex64)
-    elif fault == "object strings" and not isinstance(X, list):
-        X = X.astype(object)
-        if X.size:
-            X.flat[0] = "a"
-
-    valid_lengths = ([len(seq) for seq in X] if isinstance(X, list)
-                     else [int(length) for length in lengths])
-    if return_sequences:
-        y = [rng.integers(0, 3, size=length) if classifier else rng.normal(size=length)
-             for length in valid_lengths]
-    else:
-        y = rng.integers(0, 3, size=len(X)) if classifier else rng.normal(size=len(X))
-    if fault == "y short":
-        y = y[:-1]
-    elif fault == "y nan" and not return_sequences:
-        y = np.full(len(X), np.nan)
-    elif fault == "continuous labels" and classifier and not return_sequences:
-        y = rng.normal(size=len(X))
-    params = dict(
-        hidden_layer_sizes=(0,) if fault == "hidden" else draw(st.sampled_from([(3,), (2, 4)])),
-        dropout=1.5 if fault == "dropout" else draw(st.sampled_from([0.0, 0.3])),
-        dtype="float16" if fault == "dtype" else draw(st.sampled_from(["float32", "float64"])),
-        embedding_dim=3 if tokens else None, return_sequences=return_sequences,
-        cell=draw(st.sampled_from(["rnn", "lstm", "gru"])),
-        bidirectional=draw(st.booleans()), max_iter=1)
-    return X, y, classifier, params
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck),
-          database=None)
-@given(problem=_problems())
-def test_fuzz_every_call_works_or_raises_a_clear_error(problem):
-    X, y, classifier, params = problem
-    est = (RNNClassifier if classifier else RNNRegressor)(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            est.fit(X, y)
-        except (ValueError, TypeError) as exc:
-            assert str(exc), "errors must say what is wrong"
-            _FUZZ_OUTCOMES["clear error"] += 1
-            return
-        out = est.predict(X)
-    for piece in out if isinstance(out, list) else [out]:
-        if not classifier:
-            assert np.isfinite(np.asarray(piece, dtype=float)).all()
-    _FUZZ_OUTCOMES["fit and predict"] += 1
-
-
-_FUZZ_OUTCOMES = {"clear error": 0, "fit and predict": 0}
-
-
-def test_fuzz_reached_the_kernels():
-    """The fuzz test above is not all error paths (runs after it, in file order)."""
-    if sum(_FUZZ_OUTCOMES.values()) == 0:
-        pytest.skip("run together with the fuzz test")
-    assert _FUZZ_OUTCOMES["fit and predict"] >= 0.25 * sum(_FUZZ_OUTCOMES.values())
-    assert _FUZZ_OUTCOMES["clear error"] >= 0.1 * sum(_FUZZ_OUTCOMES.values())
 
 
 def test_sync_flags_spin_until_set_or_give_up():
