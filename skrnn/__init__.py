@@ -7,6 +7,7 @@ from ._interop import to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
 from ._resample import resample, time_deltas
+from ._stream import Stream, generate
 from ._version import __version__
 
 __all__ = [
@@ -14,7 +15,9 @@ __all__ = [
     "RNNRegressor",
     "SequenceImputer",
     "SequenceScaler",
+    "Stream",
     "__version__",
+    "generate",
     "get_num_threads",
     "recursive_forecast",
     "resample",

@@ -230,8 +230,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         """X in any accepted form -> ``Sequences``; records or checks the input width."""
         dtype = np.dtype(self.dtype)
         token_ids = self.embedding_dim is not None
-        if is_regular_sequence_list(X):  # scikit-learn's array-like: same as the stacked array
-            X = np.asarray(X)
+        if is_regular_sequence_list(X) and not token_ids:
+            X = np.asarray(X)  # scikit-learn's array-like: the same as the stacked array
         is_list = isinstance(X, (list, tuple))
         ndim = None
         if not is_list:
@@ -261,13 +261,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         width = X.shape[1] if two_d else seqs.n_features
         if reset:
             self._fit_on_2d = two_d
-            self.n_features_in_ = int(width)
+            self.n_features_in_ = 1 if token_ids else int(width)  # one token id per step
             if not two_d and hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
+        elif token_ids:
+            pass  # a token-id array's columns are time steps: any number of them will do
         elif self._fit_on_2d and two_d:
-            if width != self.n_features_in_:  # token ids (float 2-D went through validate_data)
-                raise ValueError(f"X has {width} features, but {type(self).__name__} is "
-                                 f"expecting {self.n_features_in_} features as input.")
+            pass  # checked by validate_data
         else:
             expected = 1 if self._fit_on_2d else self.n_features_in_
             if seqs.n_features != expected:
@@ -733,9 +733,13 @@ n_timesteps), or list of arrays
     def _predict_linked(self, seqs, backend=None):
         """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""
         raw = self._predict_raw(seqs, backend)
-        link = LOSSES[self._loss_name()][1]
-        # computed in the model's dtype; returned in float64 as scikit-learn expects
-        return link(_rows(raw, seqs, self.return_sequences).astype(np.float64))
+        return self._linked(_rows(raw, seqs, self.return_sequences))
+
+    def _linked(self, raw_rows):
+        """The head's raw output rows (k,) through the loss's link (identity, sigmoid or
+        softmax), each row alone; computed in the model's dtype, returned in float64 as
+        scikit-learn expects."""
+        return LOSSES[self._loss_name()][1](raw_rows.astype(np.float64))
 
     def _checked_sequences(self, X):
         if "params_" not in self.__dict__:  # (check_is_fitted alone costs 3 us a predict)
@@ -930,7 +934,8 @@ _ATTRIBUTES_DOC = """
     t_ : int
         Number of training sequences seen.
     n_features_in_ : int
-        Features per step; for a 2-D input, its number of columns (time steps).
+        Features per step; for a 2-D float input, its number of columns (time steps); 1
+        for token ids (whose 2-D arrays may have any number of time steps).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when fitted on a 2-D DataFrame.
     vocab_size_ : int
@@ -1057,10 +1062,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             was an array, else a list of per-sequence arrays.
         """
         seqs = self._checked_sequences(X)
-        rows = self._predict_linked(seqs)
-        if self._y_ndim == 1:
-            rows = rows[:, 0]
+        rows = self._predictions(self._predict_linked(seqs))
         return self._per_sequence(rows, seqs) if self.return_sequences else rows
+
+    def _predictions(self, linked_rows):
+        """Linked rows as ``predict`` returns them: 1-D for a one-dimensional target."""
+        return linked_rows[:, 0] if self._y_ndim == 1 else linked_rows
 
     def score(self, X, y, sample_weight=None):
         """R² of the predictions; with ``return_sequences``, over all valid steps.
@@ -1305,8 +1312,18 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             for the stacking rule).
         """
         seqs = self._checked_sequences(X)
-        labels = self._decode(self._predict_linked(seqs))
+        labels = self._predictions(self._predict_linked(seqs))
         return self._per_sequence(labels, seqs) if self.return_sequences else labels
+
+    def _predictions(self, linked_rows):
+        """Linked rows as ``predict`` returns them: labels."""
+        return self._decode(linked_rows)
+
+    def _probabilities(self, linked_rows):
+        """Linked rows as ``predict_proba`` returns them: a column per class."""
+        if linked_rows.shape[1] == 1 and self._target_type != "multilabel-indicator":
+            return np.hstack([1 - linked_rows, linked_rows])
+        return linked_rows
 
     def predict_proba(self, X):
         """Class probabilities for the sequences in X.
@@ -1322,9 +1339,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             ``return_sequences``, one row per valid step (stacked or a list).
         """
         seqs = self._checked_sequences(X)
-        proba = self._predict_linked(seqs)
-        if proba.shape[1] == 1 and self._target_type != "multilabel-indicator":
-            proba = np.hstack([1 - proba, proba])
+        proba = self._probabilities(self._predict_linked(seqs))
         return self._per_sequence(proba, seqs) if self.return_sequences else proba
 
     def predict_log_proba(self, X):

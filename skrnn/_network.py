@@ -693,30 +693,58 @@ def predict(spec, params, data, lengths, prepared=None, backend=CPU):
 def _predict_chunk(spec, params, prepared, data, lengths):
     T = data.shape[0]
     B = lengths.shape[0]
-    dtype = params["head.weight"].dtype
     reversal = time_reversal_index(lengths, T) if spec.bidirectional else None
-    kernel = _PREDICT_KERNELS[spec.cell]
     x = params["embedding.weight"][data] if spec.vocab_size is not None else data
     x = np.ascontiguousarray(x)
-    for layer, hidden in enumerate(spec.hidden_layer_sizes):
+    for layer in range(len(spec.hidden_layer_sizes)):
 
         def run_direction(suffix, x_dir):
-            h = np.empty((T, B, hidden), dtype)
-            args = (x_dir, prepared[f"rnn.weight_ih_l{layer}{suffix}"],
-                    prepared[f"rnn.weight_hh_l{layer}{suffix}"],
-                    params[f"rnn.bias_ih_l{layer}{suffix}"],
-                    params[f"rnn.bias_hh_l{layer}{suffix}"], lengths)
-            if spec.cell == "rnn":
-                kernel(*args, spec.activation == "relu", h)
-            else:
-                kernel(*args, h)
-            return h
+            state = prediction_state(spec, layer, B, x.dtype)
+            return predict_layer(spec, params, prepared, layer, suffix, x_dir, lengths, state)
 
         x, finals = _run_directions(spec, x, reversal, run_direction)
 
     features = x if spec.return_sequences else np.concatenate(finals, axis=1)
+    return predict_head(spec, params, prepared, features)
+
+
+def prediction_state(spec, layer, batch_size, dtype):
+    """The recurrent state of one layer direction for its prediction kernel: (h,), or
+    (h, c) for an LSTM, each (B, H)."""
+    hidden = spec.hidden_layer_sizes[layer]
+    return tuple(np.zeros((batch_size, hidden), dtype)
+                 for _ in range(2 if spec.cell == "lstm" else 1))
+
+
+def predict_layer(spec, params, prepared, layer, suffix, x, lengths, state, carried=False):
+    """One direction of one layer through its prediction kernel.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, F), C-contiguous
+    state : tuple of ndarray (B, H)
+        From ``prediction_state``: read when ``carried`` (the sequences go on from it, as a
+        stream's do), and left holding the state after each sequence's last valid step.
+
+    Returns
+    -------
+    h : ndarray (T, B, H)
+    """
+    T, B, _ = x.shape
+    h = np.empty((T, B, spec.hidden_layer_sizes[layer]), x.dtype)
+    args = (x, prepared[f"rnn.weight_ih_l{layer}{suffix}"],
+            prepared[f"rnn.weight_hh_l{layer}{suffix}"], params[f"rnn.bias_ih_l{layer}{suffix}"],
+            params[f"rnn.bias_hh_l{layer}{suffix}"], lengths)
+    if spec.cell == "rnn":
+        args += (spec.activation == "relu",)
+    _PREDICT_KERNELS[spec.cell](*args, carried, *state, h)
+    return h
+
+
+def predict_head(spec, params, prepared, features):
+    """The head's raw output on features (..., D), each row computed alone."""
     D = features.shape[-1]
     rows = np.ascontiguousarray(features.reshape(-1, D))
-    output = np.empty((rows.shape[0], spec.n_outputs), dtype)
+    output = np.empty((rows.shape[0], spec.n_outputs), features.dtype)
     _kernels.linear_rows(rows, prepared["head.weight"], params["head.bias"], output)
     return output.reshape(features.shape[:-1] + (spec.n_outputs,))

@@ -156,7 +156,7 @@ def gru_backward(d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
 
 
 @njit(**JIT_OPTIONS)
-def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
+def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, carried, state_h, h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
@@ -169,6 +169,12 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
         ``pack_panels(weight_hh.T, MATVEC_VECTORS)`` (H rows of 3H columns).
     b_ih, b_hh : ndarray (3H,)
     lengths : ndarray (B,) of int64
+    carried : bool
+        The sequences go on from ``state_h`` (a stream's earlier steps); else they start
+        from zero, as ``predict`` does.
+    state_h : ndarray (B, H), input and output
+        Hidden state before the first step (read when ``carried``), and after each
+        sequence's last valid step (always written).
     h : ndarray (T, B, H), output
         Hidden state after each step (carried past each sequence's end).
     """
@@ -178,10 +184,12 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     one = x.dtype.type(1)
     gx = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # W_ih x_t + b_ih (G used)
     gh = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # W_hh h_{t-1} + b_hh (G used)
-    h0 = np.zeros(H, x.dtype)
     for b in range(B):
+        if not carried:
+            for j in range(H):
+                state_h[b, j] = 0
         for t in range(T):
-            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_prev = state_h[b] if t == 0 else h[t - 1, b]
             h_t = h[t, b]
             if t < lengths[b]:
                 for j in range(G):
@@ -189,7 +197,7 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
                 for j in range(G):
                     gh[j] = b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, gx)
-                if t > 0:  # h_{-1} = 0
+                if t > 0 or carried:  # a new sequence starts from h = 0
                     accumulate_matvec_panels(h_prev, w_hh_panels, gh)
                 for j in range(2 * H):
                     gx[j] = sigmoid(gx[j] + gh[j])  # r, z
@@ -201,3 +209,5 @@ def gru_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
             else:
                 for j in range(H):
                     h_t[j] = h_prev[j]
+        for j in range(H):
+            state_h[b, j] = h[T - 1, b, j]

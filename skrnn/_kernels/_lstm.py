@@ -162,7 +162,8 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
+def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, carried, state_h, state_c,
+                 h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
@@ -175,6 +176,12 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
         ``pack_panels(weight_hh.T, MATVEC_VECTORS)`` (H rows of 4H columns).
     b_ih, b_hh : ndarray (4H,)
     lengths : ndarray (B,) of int64
+    carried : bool
+        The sequences go on from ``state_h`` and ``state_c`` (a stream's earlier steps);
+        else they start from zero, as ``predict`` does.
+    state_h, state_c : ndarray (B, H), input and output
+        Hidden and cell state before the first step (read when ``carried``), and after
+        each sequence's last valid step (always written).
     h : ndarray (T, B, H), output
         Hidden state after each step (carried past each sequence's end).
     """
@@ -182,19 +189,20 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
     H = w_hh_panels.shape[1]
     G = 4 * H
     gates = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # G used
-    c = np.empty(H, x.dtype)
-    h0 = np.zeros(H, x.dtype)
     for b in range(B):
-        for j in range(H):
-            c[j] = 0
+        c = state_c[b]
+        if not carried:
+            for j in range(H):
+                c[j] = 0
+                state_h[b, j] = 0
         for t in range(T):
-            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_prev = state_h[b] if t == 0 else h[t - 1, b]
             h_t = h[t, b]
             if t < lengths[b]:
                 for j in range(G):
                     gates[j] = b_ih[j] + b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, gates)
-                if t > 0:  # h_{-1} = 0
+                if t > 0 or carried:  # a new sequence starts from h = 0
                     accumulate_matvec_panels(h_prev, w_hh_panels, gates)
                 activate_gates(gates, H)
                 for j in range(H):
@@ -204,3 +212,5 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, h):
             else:
                 for j in range(H):
                     h_t[j] = h_prev[j]
+        for j in range(H):
+            state_h[b, j] = h[T - 1, b, j]

@@ -117,7 +117,8 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
+def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, carried, state_h,
+                h):
     """Forward for prediction: one sequence at a time, products in a fixed order.
 
     Parameters
@@ -131,22 +132,30 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
     b_ih, b_hh : ndarray (H,)
     lengths : ndarray (B,) of int64
     use_relu : bool
+    carried : bool
+        The sequences go on from ``state_h`` (a stream's earlier steps); else they start
+        from zero, as ``predict`` does.
+    state_h : ndarray (B, H), input and output
+        Hidden state before the first step (read when ``carried``), and after each
+        sequence's last valid step (always written).
     h : ndarray (T, B, H), output
         Hidden state after each step (carried past each sequence's end).
     """
     T, B, F = x.shape
     H = w_hh_panels.shape[1]
     pre = aligned_zeros((padded_columns(w_hh_panels),), x.dtype)  # H used
-    h0 = np.zeros(H, x.dtype)
     for b in range(B):
+        if not carried:
+            for j in range(H):
+                state_h[b, j] = 0
         for t in range(T):
-            h_prev = h0 if t == 0 else h[t - 1, b]
+            h_prev = state_h[b] if t == 0 else h[t - 1, b]
             h_t = h[t, b]
             if t < lengths[b]:
                 for j in range(H):
                     pre[j] = b_ih[j] + b_hh[j]
                 accumulate_matvec_panels(x[t, b], w_ih_panels, pre)
-                if t > 0:  # h_{-1} = 0
+                if t > 0 or carried:  # a new sequence starts from h = 0
                     accumulate_matvec_panels(h_prev, w_hh_panels, pre)
                 if use_relu:
                     for j in range(H):
@@ -157,3 +166,5 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, h):
             else:
                 for j in range(H):
                     h_t[j] = h_prev[j]
+        for j in range(H):
+            state_h[b, j] = h[T - 1, b, j]
