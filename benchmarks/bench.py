@@ -15,6 +15,9 @@ Sections, each printed as a table and saved to ``<out>/bench.json``:
               sliding windows; RMSE on the last 20% next to a naive last-value forecast and
               ridge regression on the same windows (the networks stop early on 10% of the
               training windows).
+5. streaming  the latency of one step pushed into a ``Stream`` next to PyTorch's cell
+              modules with a carried state, and tokens per second of ``generate`` next to
+              sampling from nn.Embedding + nn.GRU + nn.Linear.
 
 With matplotlib installed, ``speed.png`` and ``forecast.png`` go to the same folder.
 ``--quick`` runs a reduced version in well under a minute (used by the test suite).
@@ -228,6 +231,119 @@ def bench_speed(quick, threads, torch):
         print("PyTorch is not installed: skrnn's own figures only (pip install torch to compare).")
     return dict(n=n, steps=steps, features=features, batch_size=batch_size, epochs=epochs,
                 runs=fits, matmul_peak_gflops=peak, results=records)
+
+
+# ------------------------------------------------------------------------------ 5. streaming
+
+
+def per_call_time(fn, calls, repeats=5):
+    """Seconds per call of ``fn()``: the median of ``repeats`` timings of ``calls`` calls."""
+    fn()
+    return median_time(lambda: [fn() for _ in range(calls)], repeats) / calls
+
+
+def torch_step_cell(cell, features, hidden):
+    """PyTorch's one-step cell and head, as a user streams with them: (step(x) -> output)."""
+    import torch
+
+    kind = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[cell]
+    module, head, state = kind(features, hidden), torch.nn.Linear(hidden, 1), [None]
+
+    def step(x):
+        with torch.no_grad():
+            state[0] = module(x, state[0])
+            return head(state[0][0] if cell == "lstm" else state[0])
+
+    return step
+
+
+def torch_generate(vocab, embedding_dim, hidden, prompt, n_tokens, seed=0):
+    """Sample ``n_tokens`` from an nn.Embedding + nn.GRU + nn.Linear language model with a
+    carried state (random weights: the speed does not depend on them)."""
+    import torch
+
+    torch.manual_seed(seed)
+    embedding = torch.nn.Embedding(vocab, embedding_dim)
+    gru = torch.nn.GRU(embedding_dim, hidden, batch_first=True)
+    head = torch.nn.Linear(hidden, vocab)
+    with torch.no_grad():
+        out, state = gru(embedding(torch.as_tensor(prompt)[None]))
+        logits = head(out[:, -1])
+        tokens = []
+        for _ in range(n_tokens):
+            token = torch.multinomial(torch.softmax(logits, dim=-1), 1)
+            tokens.append(int(token))
+            out, state = gru(embedding(token), state)
+            logits = head(out[:, -1])
+    return tokens
+
+
+def bench_streaming(quick, torch):
+    """Latency of one step pushed into a ``Stream`` next to PyTorch's cell modules with a
+    carried state, and the speed of ``generate`` next to sampling from PyTorch."""
+    from skrnn import Stream, generate
+
+    hiddens = (64,) if quick else (32, 64, 128, 256)
+    calls = 200 if quick else 2000
+    features = 8
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 10, features)).astype(np.float32)
+    rows, records = [], []
+    for cell in CELLS:
+        for hidden in hiddens:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est = RNNRegressor(cell=cell, hidden_layer_sizes=(hidden,), max_iter=1,
+                                   random_state=0).fit(X, X[:, 0, 0])
+            stream = Stream(est)
+            step = X[0, 0]
+            ours = per_call_time(lambda: stream.push(step), calls)
+            record = dict(cell=cell, hidden=hidden, skrnn_step_us=ours * 1e6)
+            row = [cell, hidden, f"{ours * 1e6:.1f}"]
+            if torch is not None:
+                torch_step = torch_step_cell(cell, features, hidden)
+                step_t = torch.from_numpy(step[None])
+                theirs = per_call_time(lambda: torch_step(step_t), calls)
+                record.update(torch_step_us=theirs * 1e6, speedup=theirs / ours)
+                row += [f"{theirs * 1e6:.1f}", f"{theirs / ours:.2f}x"]
+            rows.append(row)
+            records.append(record)
+    columns = ["cell", "hidden", "skrnn us/step"]
+    if torch is not None:
+        columns += ["torch us/step", "speed-up"]
+    print_table(f"5. Streaming: one step of {features} features pushed into a Stream (a "
+                "regressor, one layer) next to PyTorch's RNNCell/LSTMCell/GRUCell and Linear "
+                "head with a carried state, no_grad", columns, rows)
+
+    vocab, embedding_dim, hidden = (200, 16, 64) if quick else (2000, 32, 128)
+    n_tokens = 50 if quick else 500
+    ids = rng.integers(0, vocab, size=(64, 20))
+    ids[0, :] = np.arange(20)  # every id up to the prompt's is a class
+    ids[1:, 0] = np.arange(63) % vocab
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch; many classes for few samples
+        lm = RNNClassifier(cell="gru", hidden_layer_sizes=(hidden,), embedding_dim=embedding_dim,
+                           return_sequences=True, max_iter=1, random_state=0).fit(
+            ids, np.roll(ids, -1, axis=1))
+    prompt = ids[0, :10]
+    generate(lm, prompt, 5, random_state=0)
+    ours = median_time(lambda: generate(lm, prompt, n_tokens, random_state=0), 3) / n_tokens
+    generation = dict(vocab=len(lm.classes_), embedding_dim=embedding_dim, hidden=hidden,
+                      skrnn_tokens_per_s=1 / ours)
+    row = [f"gru-{hidden}", len(lm.classes_), f"{1 / ours:,.0f}"]
+    if torch is not None:
+        torch_generate(len(lm.classes_), embedding_dim, hidden, prompt, 5)
+        theirs = median_time(lambda: torch_generate(len(lm.classes_), embedding_dim, hidden,
+                                                    prompt, n_tokens), 3) / n_tokens
+        generation.update(torch_tokens_per_s=1 / theirs, speedup=theirs / ours)
+        row += [f"{1 / theirs:,.0f}", f"{theirs / ours:.2f}x"]
+    columns = ["model", "classes", "skrnn tokens/s"]
+    if torch is not None:
+        columns += ["torch tokens/s", "speed-up"]
+    print_table(f"   Generation: {n_tokens} tokens sampled one by one (embedding {embedding_dim}, "
+                "softmax over the classes, temperature 1) next to nn.Embedding + nn.GRU + "
+                "nn.Linear with torch.multinomial and a carried state", columns, [row])
+    return dict(steps=records, generation=generation)
 
 
 # ------------------------------------------------------------------------------ GPU section
@@ -499,6 +615,7 @@ def main(argv=None):
     results["first_use"] = bench_first_use()
     results["digits"] = bench_digits(args.quick)
     results["sunspots"] = bench_sunspots(args.quick)
+    results["streaming"] = bench_streaming(args.quick, torch)
 
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     written = [args.out / "bench.json"] + write_plots(results, args.out)

@@ -699,8 +699,9 @@ def _predict_chunk(spec, params, prepared, data, lengths):
     for layer in range(len(spec.hidden_layer_sizes)):
 
         def run_direction(suffix, x_dir):
-            state = prediction_state(spec, layer, B, x.dtype)
-            return predict_layer(spec, params, prepared, layer, suffix, x_dir, lengths, state)
+            return predict_layer(spec, prediction_layer_weights(spec, params, prepared, layer,
+                                                                suffix),
+                                 x_dir, lengths, prediction_state(spec, layer, B, x.dtype))
 
         x, finals = _run_directions(spec, x, reversal, run_direction)
 
@@ -716,12 +717,23 @@ def prediction_state(spec, layer, batch_size, dtype):
                  for _ in range(2 if spec.cell == "lstm" else 1))
 
 
-def predict_layer(spec, params, prepared, layer, suffix, x, lengths, state, carried=False):
+def prediction_layer_weights(spec, params, prepared, layer, suffix=""):
+    """What the prediction kernel of one layer direction reads besides its input and state:
+    (kernel, packed input weights, packed recurrent weights, b_ih, b_hh)."""
+    return (_PREDICT_KERNELS[spec.cell], prepared[f"rnn.weight_ih_l{layer}{suffix}"],
+            prepared[f"rnn.weight_hh_l{layer}{suffix}"], params[f"rnn.bias_ih_l{layer}{suffix}"],
+            params[f"rnn.bias_hh_l{layer}{suffix}"])
+
+
+def predict_layer(spec, layer_weights, x, lengths, state, carried=False):
     """One direction of one layer through its prediction kernel.
 
     Parameters
     ----------
+    layer_weights : tuple
+        From ``prediction_layer_weights``.
     x : ndarray (T, B, F), C-contiguous
+    lengths : ndarray (B,) of int64
     state : tuple of ndarray (B, H)
         From ``prediction_state``: read when ``carried`` (the sequences go on from it, as a
         stream's do), and left holding the state after each sequence's last valid step.
@@ -730,14 +742,12 @@ def predict_layer(spec, params, prepared, layer, suffix, x, lengths, state, carr
     -------
     h : ndarray (T, B, H)
     """
-    T, B, _ = x.shape
-    h = np.empty((T, B, spec.hidden_layer_sizes[layer]), x.dtype)
-    args = (x, prepared[f"rnn.weight_ih_l{layer}{suffix}"],
-            prepared[f"rnn.weight_hh_l{layer}{suffix}"], params[f"rnn.bias_ih_l{layer}{suffix}"],
-            params[f"rnn.bias_hh_l{layer}{suffix}"], lengths)
+    kernel, w_ih, w_hh, b_ih, b_hh = layer_weights
+    h = np.empty((x.shape[0], x.shape[1], w_hh.shape[1]), x.dtype)
     if spec.cell == "rnn":
-        args += (spec.activation == "relu",)
-    _PREDICT_KERNELS[spec.cell](*args, carried, *state, h)
+        kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, spec.activation == "relu", carried, *state, h)
+    else:
+        kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, carried, *state, h)
     return h
 
 

@@ -17,6 +17,11 @@ from . import _network
 from ._sequences import MISSING_VALUE_FIX, _as_token_ids
 
 
+# the lengths of a one-step push (writeable: Numba compiles another variant for a read-only
+# array; the kernels never write it)
+_ONE_STEP = np.ones(1, dtype=np.int64)
+
+
 class Stream:
     """Predictions from a fitted model, fed one or more steps at a time.
 
@@ -68,6 +73,7 @@ class Stream:
         self : Stream
         """
         self._states = None
+        self._prepared = self._layers = None
         self.n_steps_ = 0
         return self
 
@@ -146,20 +152,28 @@ class Stream:
         the head's linked output rows for each new step (per-step) or the last."""
         est = self.estimator
         spec, params, prepared = est._spec, est.params_, est._prediction_weights()
+        if prepared is not self._prepared:  # first push, or the estimator was refitted
+            self._prepared = prepared
+            self._layers = [_network.prediction_layer_weights(spec, params, prepared, layer)
+                            for layer in range(len(spec.hidden_layer_sizes))]
         n_new = data.shape[0]
-        lengths = np.array([n_new], dtype=np.int64)
+        lengths = _ONE_STEP if n_new == 1 else np.full(1, n_new, dtype=np.int64)
         carried = self._states is not None
         if not carried:
             dtype = params["head.bias"].dtype
             self._states = [_network.prediction_state(spec, layer, 1, dtype)
                             for layer in range(len(spec.hidden_layer_sizes))]
         x = params["embedding.weight"][data] if spec.vocab_size is not None else data
-        for layer, state in enumerate(self._states):
-            x = _network.predict_layer(spec, params, prepared, layer, "",
-                                       np.ascontiguousarray(x), lengths, state, carried)
+        for layer_weights, state in zip(self._layers, self._states):
+            x = _network.predict_layer(spec, layer_weights, x, lengths, state, carried)
         features = x[:, 0] if spec.return_sequences else x[-1]  # (n_new, H) or (1, H)
         self.n_steps_ += n_new
         return est._linked(_network.predict_head(spec, params, prepared, features))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_prepared"] = state["_layers"] = None  # derived from the estimator's weights
+        return state
 
 
 def generate(estimator, prompt, n_steps, *, temperature=1.0, top_k=None, random_state=None):

@@ -16,10 +16,13 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots"):
+    for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots", "5. Streaming",
+                    "Generation"):
         assert section in completed.stdout
     results = json.loads((out / "bench.json").read_text())
-    assert {"machine", "speed", "first_use", "digits", "sunspots"} <= set(results)
+    assert {"machine", "speed", "first_use", "digits", "sunspots", "streaming"} <= set(results)
+    assert all(r["skrnn_step_us"] > 0 for r in results["streaming"]["steps"])
+    assert results["streaming"]["generation"]["skrnn_tokens_per_s"] > 0
     speed = results["speed"]["results"]
     assert {r["cell"] for r in speed} == {"rnn", "lstm", "gru"}
     assert all(r["skrnn_epoch_s"] > 0 and r["skrnn_predict_us"] > 0 for r in speed)

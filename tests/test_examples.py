@@ -54,3 +54,11 @@ def test_missing_values(tmp_path):
         line).groups()
     assert 10 <= float(share) <= 30
     assert 0.5 < float(worst) <= float(best) and float(complete) > 0.7
+
+
+@pytest.mark.slow
+def test_char_language_model(tmp_path):
+    line = _run("char_language_model.py", cwd=tmp_path)
+    model, unigram, alphabet = map(float, re.search(
+        r"held-out perplexity ([0-9.]+), unigram ([0-9.]+), alphabet ([0-9]+)", line).groups())
+    assert 1 < model < unigram < alphabet  # it learned more than the letters' frequencies
