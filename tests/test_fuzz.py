@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
 
-from skrnn import (RNNClassifier, RNNRegressor, SequenceImputer, SequenceScaler,
-                   recursive_forecast, resample, sliding_windows, time_deltas)
+from skrnn import (RNNClassifier, RNNRegressor, SequenceImputer, SequenceScaler, Stream,
+                   generate, recursive_forecast, resample, sliding_windows, time_deltas)
 
 CLEAR_ERRORS = (ValueError, TypeError, MemoryError)
 OUTCOMES = collections.Counter()  # (api, "worked" or "raised") -> examples
@@ -313,6 +313,79 @@ def test_resampling_works_or_raises_a_clear_error(problem):
     deltas = _outcome("resampling: time_deltas", lambda: time_deltas(times))
     if deltas is not None:
         _assert_finite(deltas)
+
+
+# ------------------------------------------------------------------------------ streaming
+
+_STREAM_MODELS = {}
+
+
+def _stream_model(kind):
+    """Small fitted models to stream from, made once: float per-step regressor (3
+    features), univariate sequence-to-one regressor (2-D fit), token language model."""
+    if kind not in _STREAM_MODELS:
+        rng = np.random.default_rng(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if kind == "float":
+                X = rng.normal(size=(20, 6, 3))
+                model = RNNRegressor(cell="lstm", hidden_layer_sizes=(4, 3),
+                                     return_sequences=True, max_iter=1).fit(X, X)
+            elif kind == "univariate":
+                X = rng.normal(size=(20, 6))
+                model = RNNRegressor(cell="rnn", hidden_layer_sizes=(4,), max_iter=1).fit(
+                    X, X[:, -1])
+            else:
+                ids = rng.integers(0, 8, size=(20, 6))
+                model = RNNClassifier(cell="gru", hidden_layer_sizes=(4,), embedding_dim=2,
+                                      return_sequences=True, max_iter=1).fit(
+                    ids, np.roll(ids, -1, axis=1))
+        _STREAM_MODELS[kind] = model
+    return _STREAM_MODELS[kind]
+
+
+@st.composite
+def _stream_problems(draw):
+    kind = draw(st.sampled_from(["float", "univariate", "tokens"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    n_new = draw(st.integers(0, 4))
+    width = draw(st.sampled_from([3, 3, 3, 1, 2]))
+    fault = draw(st.sampled_from([None] * 5 + ["nan", "strings", "3d", "big id", "float id"]))
+    if kind == "tokens":
+        steps = rng.integers(0, 8, size=n_new)
+        if fault == "big id" and n_new:
+            steps[0] = 10 ** 9
+        elif fault == "float id":
+            steps = steps + 0.5
+    else:
+        steps = rng.normal(size=(n_new, width) if kind == "float" else n_new)
+        if fault == "nan" and steps.size:
+            steps.flat[0] = np.nan
+        elif fault == "3d":
+            steps = steps[None]
+    if fault == "strings":
+        steps = np.asarray(steps).astype(str)
+    generate_kwargs = dict(temperature=draw(st.sampled_from([0, 0.5, 1.0, -1.0, np.nan])),
+                           top_k=draw(st.sampled_from([None, 1, 3, 0])),
+                           random_state=draw(st.integers(0, 10)))
+    return kind, steps, draw(st.integers(-1, 4)), generate_kwargs
+
+
+@fuzz(250)
+@given(problem=_stream_problems())
+def test_streaming_works_or_raises_a_clear_error(problem):
+    kind, steps, n_steps, generate_kwargs = problem
+    model = _stream_model(kind)
+    stream = Stream(model)
+    out = _outcome("streaming", lambda: stream.push(steps))
+    if out is not None and kind != "tokens":
+        _assert_finite(out)
+    kwargs = generate_kwargs if kind == "tokens" else {}
+    generated = _outcome("streaming: generate", lambda: generate(model, steps, n_steps, **kwargs))
+    if generated is not None:
+        assert len(generated) == n_steps
+        if kind != "tokens":
+            _assert_finite(generated)
 
 
 def test_every_fuzzed_api_both_worked_and_raised():
