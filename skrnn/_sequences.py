@@ -292,6 +292,11 @@ def sequences_from_input(X, dtype, token_ids=False):
     return float_sequences_from_array(X, dtype)
 
 
+def valid_steps(lengths, n_steps, xp=np):
+    """(T, B) bool: True where step t is within sequence b (a time-major batch's mask)."""
+    return xp.arange(n_steps)[:, None] < lengths[None, :]
+
+
 def length_batches(lengths, batch_size, rng=None):
     """Split sample indices into batches of similar length.
 
