@@ -577,11 +577,11 @@ n_timesteps), or list of arrays
             if progress is not None:
                 progress.update(self.n_iter_ - first_iteration, loss)
 
+        start = layout.flatten(self.params_, backend.to_numpy)  # (on a device during fit)
         with _sigint_stops_after_batch() as interrupted:
-            outcome = _lbfgs.run_lbfgs(objective, layout.flatten(self.params_),
-                                       max_iter=self.max_iter, max_fun=self.max_fun,
-                                       tol=self.tol, on_iteration=on_iteration,
-                                       should_stop=interrupted)
+            outcome = _lbfgs.run_lbfgs(objective, start, max_iter=self.max_iter,
+                                       max_fun=self.max_fun, tol=self.tol,
+                                       on_iteration=on_iteration, should_stop=interrupted)
         if progress is not None:
             progress.close()
         self.params_ = layout.unflatten(outcome.x)
