@@ -46,11 +46,24 @@ class ParamLayout:
             flat[start:stop] = to_numpy(arrays[name]).ravel()
         return flat
 
-    def unflatten(self, flat, asarray=np.asarray):
-        """A flat vector back to a dict of fresh arrays in the parameters' dtype."""
-        return {name: asarray(np.array(flat[start:stop].reshape(shape), dtype=self.dtype))
+    def unflatten(self, flat):
+        """A flat vector back to a dict of fresh NumPy arrays in the parameters' dtype."""
+        return {name: np.array(flat[start:stop].reshape(shape), dtype=self.dtype)
                 for name, shape, start, stop
                 in zip(self.names, self.shapes, self.bounds[:-1], self.bounds[1:])}
+
+    def unflatten_into(self, flat, workspace, asarray=np.asarray):
+        """A flat vector into the parameter arrays ``workspace`` keeps (on its device).
+
+        The arrays stay at the same addresses from call to call, so that a GPU's captured
+        time loops, which read their weights at fixed addresses, replay.
+        """
+        params = {}
+        for name, shape, start, stop in zip(self.names, self.shapes, self.bounds[:-1],
+                                            self.bounds[1:]):
+            params[name] = workspace.empty(name, shape, self.dtype)
+            params[name][...] = asarray(flat[start:stop].reshape(shape).astype(self.dtype))
+        return params
 
 
 @dataclass
@@ -104,7 +117,7 @@ def loss_and_gradient(flat, layout, spec, data, normaliser, batch_size, backend,
     backend : CPUBackend or StepBackend
         Where ``data`` lives and the kernels run.
     workspace : Workspace or None
-        Activation buffers reused from call to call.
+        Weight and activation buffers reused from call to call.
 
     Returns
     -------
@@ -112,7 +125,9 @@ def loss_and_gradient(flat, layout, spec, data, normaliser, batch_size, backend,
     gradient : ndarray (layout.size,) of float64
     """
     spec = dataclasses.replace(spec, dropout=0.0)
-    params = layout.unflatten(flat, backend.asarray)
+    if workspace is None:
+        workspace = _network.Workspace(xp=backend.xp)
+    params = layout.unflatten_into(flat, workspace.scope("lbfgs weights"), backend.asarray)
     total_loss, gradient = 0.0, np.zeros(layout.size)
     for indices in length_batches(data.seqs.lengths, batch_size):
         batch, lengths = data.seqs.batch(indices)
