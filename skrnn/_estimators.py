@@ -567,7 +567,7 @@ n_timesteps), or list of arrays
         objective = _lbfgs.FullBatchObjective(
             layout, self._spec, data, _lbfgs.data_normaliser(seqs, W, self.return_sequences),
             self.alpha, self._batch_size(len(seqs)), backend)
-        progress = (EpochProgress(self.max_iter, type(self).__name__)
+        progress = (EpochProgress(self.max_iter, type(self).__name__, unit="iteration")
                     if self.verbose else None)
         first_iteration = self.n_iter_
 
@@ -575,7 +575,7 @@ n_timesteps), or list of arrays
             self.n_iter_ += 1
             self.loss_curve_.append(loss)
             if progress is not None:
-                progress.update(self.n_iter_ - first_iteration, loss)
+                progress.update(self.n_iter_, loss)
 
         start = layout.flatten(self.params_, backend.to_numpy)  # (on a device during fit)
         with _sigint_stops_after_batch() as interrupted:

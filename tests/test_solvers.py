@@ -1,6 +1,7 @@
 """Solvers across fits: warm starts with new hyper-parameters, solver="lbfgs", and the
 "invscaling" learning-rate schedule, each against what MLP does."""
 
+import functools
 import os
 import signal
 import warnings
@@ -211,6 +212,19 @@ def test_lbfgs_fits_and_records_each_iteration():
     with pytest.raises(AttributeError, match="no attribute 'partial_fit'") as error:
         clf.partial_fit(X, y)  # as MLP, whose reason comes chained
     assert "lbfgs is not stochastic" in str(error.value.__cause__)
+
+
+def test_lbfgs_verbose_reports_each_iteration(capsys, monkeypatch):
+    from skrnn import _estimators
+    from skrnn._progress import EpochProgress
+
+    plain = functools.partial(EpochProgress, use_tqdm=False)  # lines, with or without tqdm
+    monkeypatch.setattr(_estimators, "EpochProgress", plain)
+    X, y = ragged_sign_data(n=30)
+    clf = _quiet_fit(RNNClassifier(max_iter=4, verbose=True, **LBFGS), X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == clf.n_iter_ == 4
+    assert lines[0].startswith("RNNClassifier iteration 1 (1/4): loss = ")
 
 
 def test_lbfgs_warns_on_max_iter_and_max_fun():
