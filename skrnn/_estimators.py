@@ -20,16 +20,19 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _backend, _memory, _network
+from . import _backend, _lbfgs, _memory, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
-from ._losses import LOSSES, batch_normaliser
+from ._losses import LOSSES, batch_loss_grad
 from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
 from ._parallel import batch_chunks
 from ._progress import EpochProgress
-from ._sequences import is_regular_sequence_list, length_batches, sequences_from_input
+from ._sequences import (is_regular_sequence_list, length_batches, sequences_from_input,
+                         valid_steps)
 from ._version import PICKLE_FORMAT, __version__
 
 _PREDICT_BATCH_SIZE = 256
@@ -40,6 +43,14 @@ _PREDICT_BATCH_SIZE = 256
 # fixed cost on the GPU (about 40 ms) and its per-batch launches leave little to gain.
 _AUTO_GPU_MIN_HIDDEN = 128
 _AUTO_GPU_MIN_BATCH = 64
+
+
+def _has_stochastic_solver(estimator):
+    """``partial_fit`` exists for the stochastic solvers only, as in MLP."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                             "lbfgs is not stochastic.")
+    return True
 
 
 class BaseRNN(BaseEstimator, metaclass=ABCMeta):
@@ -53,12 +64,14 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "return_sequences": ["boolean"],
         "embedding_dim": [None, Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd", "rmsprop"})],
+        "solver": [StrOptions({"adam", "sgd", "rmsprop", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "adaptive", "invscaling"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -85,7 +98,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
-                 device="cpu", dtype="float32"):
+                 device="cpu", dtype="float32", power_t=0.5, max_fun=15000):
         self.cell = cell
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -115,6 +128,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self.clip_norm = clip_norm
         self.device = device
         self.dtype = dtype
+        self.power_t = power_t
+        self.max_fun = max_fun
 
     # ---------------------------------------------------------------- subclass hooks
 
@@ -188,7 +203,6 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self._initialize(spec, np.random.default_rng(0), dtype)
         self.params_ = {name: np.ascontiguousarray(weights[name], dtype=dtype)
                         for name in _network.param_shapes(spec)}
-        self._optimizer = make_optimizer(self.solver, self.params_, self)
         self._fit_on_2d = False
         self.n_features_in_ = 1 if embedding is not None else spec.n_features
         if embedding is not None:
@@ -375,7 +389,12 @@ n_timesteps), or list of arrays
             raise ValueError("warm_start/partial_fit: the network described by the current "
                              "parameters and data differs from the fitted one; set "
                              "warm_start=False to fit a new network.")
-        early_stopping = self.early_stopping and not incremental
+        if self.solver != "lbfgs" and (not incremental or "_optimizer" not in self.__dict__):
+            # as MLP: every fit starts a new optimiser from the current hyper-parameters (a
+            # warm start may change the solver or the step size); partial_fit continues
+            self._optimizer = make_optimizer(self.solver, self.params_, self)
+        # as MLP's, lbfgs ignores early_stopping: it trains on all the sequences
+        early_stopping = self.early_stopping and not incremental and self.solver != "lbfgs"
         train, val = self._split(seqs, Y, W, early_stopping, rng)
         backend = self._backend_for(self._batch_size(len(train[0]), warn=False))
         self.__dict__.pop("_prediction_cache", None)  # the weights are about to change
@@ -384,7 +403,10 @@ n_timesteps), or list of arrays
         with backend.training_context():
             self._move_training_state(backend.asarray)
             try:
-                self._fit_epochs(train, val, rng, incremental, backend)
+                if self.solver == "lbfgs":
+                    self._fit_lbfgs(train, backend)
+                else:
+                    self._fit_epochs(train, val, rng, incremental, backend)
             except MemoryError as error:  # CuPy's OutOfMemoryError is a MemoryError
                 if backend is _backend.CPU:
                     raise
@@ -406,10 +428,11 @@ n_timesteps), or list of arrays
         batch_size = self._batch_size(len(seqs), warn=False)
         if self._backend_for(batch_size) is not _backend.CPU:
             return  # a device's memory: its out-of-memory error is translated in _fit
+        early_stopping = self.early_stopping and self.solver != "lbfgs"
         needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
                                    len(batch_chunks(batch_size)), dtype.itemsize,
-                                   self.solver, self.early_stopping)
-        if self.early_stopping:
+                                   self.solver, early_stopping)
+        if early_stopping:
             needed["the validation split's copy of X"] = seqs.data.nbytes
         _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
                            _memory.memory_remedy(type(self).__name__, batch_size))
@@ -420,7 +443,8 @@ n_timesteps), or list of arrays
         if self.__dict__.get("_best_params") is not None:
             self._best_params = {name: convert(value)
                                  for name, value in self._best_params.items()}
-        self._optimizer.move_state(convert)
+        if "_optimizer" in self.__dict__:  # (lbfgs has none)
+            self._optimizer.move_state(convert)
 
     def _initialize(self, spec, rng, dtype):
         self._spec = spec
@@ -430,7 +454,8 @@ n_timesteps), or list of arrays
         self.loss_curve_ = []
         self._no_improvement_count = 0
         self.__dict__.pop("_best_params", None)
-        if self.early_stopping:
+        self.__dict__.pop("_optimizer", None)  # ``_fit`` makes one for these weights
+        if self.early_stopping and self.solver != "lbfgs":
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -438,7 +463,6 @@ n_timesteps), or list of arrays
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self._optimizer = make_optimizer(self.solver, self.params_, self)
 
     def _split(self, seqs, Y, W, early_stopping, rng):
         """(train, validation) as (Sequences, Y, W) triples; validation is None without ES."""
@@ -519,6 +543,7 @@ n_timesteps), or list of arrays
                     break
                 self._end_epoch(accumulated_loss / n_samples, n_samples, val, progress,
                                 backend)
+                self._optimizer.iteration_ends(self.t_)  # "invscaling": the next step size
                 epoch_params = _copy_params(self.params_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     stop = self._on_no_improvement(val is not None, progress)
@@ -553,6 +578,55 @@ n_timesteps), or list of arrays
                               ConvergenceWarning)
             if val is not None:
                 self.params_ = self._best_params
+
+    def _fit_lbfgs(self, train, backend):
+        """solver="lbfgs": full-batch L-BFGS-B over all training sequences, as MLP's.
+
+        Each iteration appends the (penalised) training loss to ``loss_curve_`` and counts
+        in ``n_iter_``; ``t_`` is left alone, as MLP's lbfgs does. There is no dropout (the
+        line search needs one deterministic loss), no gradient clipping and no early
+        stopping; ``batch_size`` only bounds how many sequences one pass of the kernels
+        holds. Ctrl-C stops after the current iteration and keeps its weights; a loss that
+        becomes non-finite keeps the last iterate whose loss was finite, with a warning.
+        """
+        seqs, Y, W = train
+        layout = _lbfgs.ParamLayout(self.params_)
+        data = _lbfgs.TrainingData(seqs.to(backend), backend.asarray(Y), backend.asarray(W),
+                                   LOSSES[self._loss_name()][0], self.return_sequences)
+        objective = _lbfgs.FullBatchObjective(
+            layout, self._spec, data, _lbfgs.data_normaliser(seqs, W, self.return_sequences),
+            self.alpha, self._batch_size(len(seqs)), backend)
+        progress = (EpochProgress(self.max_iter, type(self).__name__, unit="iteration")
+                    if self.verbose else None)
+        first_iteration = self.n_iter_
+
+        def on_iteration(loss):
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss)
+            if progress is not None:
+                progress.update(self.n_iter_, loss)
+
+        start = layout.flatten(self.params_, backend.to_numpy)  # (on a device during fit)
+        with _sigint_stops_after_batch() as interrupted:
+            outcome = _lbfgs.run_lbfgs(objective, start, max_iter=self.max_iter,
+                                       max_fun=self.max_fun, tol=self.tol,
+                                       on_iteration=on_iteration, should_stop=interrupted)
+        if progress is not None:
+            progress.close()
+        self.params_ = layout.unflatten(outcome.x)
+        self.loss_ = outcome.loss
+        self.best_loss_ = min(self.loss_curve_, default=outcome.loss)
+        if outcome.stopped:
+            warnings.warn(f"Training interrupted (KeyboardInterrupt) in lbfgs iteration "
+                          f"{self.n_iter_ - first_iteration + 1}; kept the weights of the "
+                          "last complete iteration. The estimator is ready to predict.",
+                          UserWarning)
+        elif outcome.diverged:
+            warnings.warn("Training diverged: the loss or the weights became NaN or "
+                          "infinite. Stopped and restored the last weights with a finite "
+                          "loss; try scaling the data or a larger alpha.", ConvergenceWarning)
+        else:
+            _check_optimize_result("lbfgs", outcome.result, self.max_iter)
 
     def _end_epoch(self, loss, n_samples, val, progress, backend):
         """Bookkeeping after a complete epoch: counters, loss curve, validation score."""
@@ -590,8 +664,8 @@ n_timesteps), or list of arrays
         xp = backend.xp
         data, lengths = seqs.batch(indices)
         rows = backend.asarray(indices)  # on the CPU: ``indices`` itself
-        loss_grad = _batch_loss(loss_fn, Y[rows], W[rows], lengths, data.shape[0],
-                                self.return_sequences, xp)
+        loss_grad = batch_loss_grad(loss_fn, Y[rows], W[rows], lengths, data.shape[0],
+                                    self.return_sequences, xp)
         loss, grads = _network.forward_backward(self._spec, self.params_, data, lengths,
                                                 loss_grad, rng=rng, workspace=workspace,
                                                 backend=backend)
@@ -680,7 +754,7 @@ n_timesteps), or list of arrays
                 prepared, backend))
             if self.return_sequences:
                 raw = np.swapaxes(raw, 0, 1)
-                out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
+                out[indices, :raw.shape[1]] = raw * valid_steps(lengths, raw.shape[1]).T[:, :, None]
             else:
                 out[indices] = raw
 
@@ -792,37 +866,6 @@ def _set_writeable(params, writeable):
         value.flags.writeable = writeable
 
 
-def _valid_steps(lengths, n_steps, xp=np):
-    """(T, B) bool: True where step t is within sequence b."""
-    return xp.arange(n_steps)[:, None] < lengths[None, :]
-
-
-def _batch_loss(loss_fn, y, w, lengths, n_steps, per_step, xp):
-    """``loss_grad(raw, rows)`` for ``_network.forward_backward``: the loss of the batch's
-    rows ``rows`` (a slice) as their share of the batch's weighted average, and its gradient.
-
-    ``y`` and ``w`` are the batch's targets and sample weights, per sequence or, with
-    ``per_step``, per step (B, T, ...); per-step losses count the valid steps only.
-    """
-    if not per_step:
-        normaliser = batch_normaliser(w)
-        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser)
-    valid = _valid_steps(lengths, n_steps, xp)  # (T, B)
-    y_steps = xp.swapaxes(y[:, :n_steps], 0, 1)  # (T, B, k)
-    w_steps = xp.swapaxes(w[:, :n_steps], 0, 1)  # (T, B)
-    normaliser = batch_normaliser(w_steps[valid])
-
-    def loss_grad(raw, rows):
-        valid_rows = valid[:, rows]
-        loss, d_valid = loss_fn(y_steps[:, rows][valid_rows], raw[valid_rows],
-                                w_steps[:, rows][valid_rows], normaliser)
-        d_raw = xp.zeros_like(raw)
-        d_raw[valid_rows] = d_valid
-        return loss, d_raw
-
-    return loss_grad
-
-
 def _rows(values, seqs, per_step):
     """Per-sequence values (N, ...) or per-step values (N, T, ...) as rows over valid steps."""
     return values[seqs.step_mask()] if per_step else values
@@ -851,39 +894,56 @@ _PARAMETERS_DOC = """
         Add a layer reading each sequence backwards from its last valid step; the two
         outputs are concatenated (forward, then reverse).
     dropout : float in [0, 1), default=0.0
-        Inverted-dropout rate between recurrent layers and before the head (training only).
+        Inverted-dropout rate between recurrent layers and before the head (training only;
+        not with "lbfgs", whose line search needs one deterministic loss: use ``alpha``).
     return_sequences : bool, default=False
         One prediction per valid time step instead of one per sequence.
     embedding_dim : int or None, default=None
         When set, X holds integer token ids (trailing -1 is padding), embedded in vectors of
         this size; the vocabulary size is learned from the data in ``fit``.
-    solver : {"adam", "sgd", "rmsprop"}, default="adam"
+    solver : {"adam", "sgd", "rmsprop", "lbfgs"}, default="adam"
         Optimiser. "rmsprop" divides by the root of a ``beta_2``-decayed, bias-corrected mean
-        of squared gradients.
+        of squared gradients. "lbfgs" is MLP's full-batch quasi-Newton solver
+        (``scipy.optimize.minimize(method="L-BFGS-B")`` on the loss over all sequences),
+        often the best on small data sets; it has no ``partial_fit``, and ignores
+        ``early_stopping`` (as MLP), ``dropout``, ``clip_norm`` and the learning-rate
+        parameters.
     alpha : float, default=0.0001
         Strength of the L2 penalty on the weights (not the biases), as in MLP.
     batch_size : int or "auto", default="auto"
         Sequences per minibatch; "auto" is ``min(200, n_samples)``. Batches group sequences
-        of similar length.
-    learning_rate : {"constant", "adaptive"}, default="constant"
-        "adaptive" divides the learning rate by 5 each time ``n_iter_no_change`` consecutive
-        epochs fail to improve by ``tol`` (for every solver), and stops below 1e-6.
+        of similar length. With "lbfgs", the sequences one pass of the kernels holds (the
+        loss is over all of them either way): it bounds memory only.
+    learning_rate : {"constant", "adaptive", "invscaling"}, default="constant"
+        Step-size schedule, as MLP's (here for every stochastic solver). "adaptive" divides
+        the learning rate by 5 each time ``n_iter_no_change`` consecutive epochs fail to
+        improve by ``tol``, and stops when it is already at most 1e-6. "invscaling" steps
+        with ``learning_rate_init / (t + 1) ** power_t`` after each epoch, ``t`` the
+        training sequences seen so far (``t_``).
     learning_rate_init : float, default=0.001
-        Initial step size.
+        Initial step size (every ``fit`` starts from it, warm or not).
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
     max_iter : int, default=200
-        Maximum number of epochs.
+        Maximum number of epochs; with "lbfgs", of iterations.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations (passes over the data) of "lbfgs"; reaching it
+        raises a ``ConvergenceWarning``.
     shuffle : bool, default=True
         Shuffle the batches (and the samples among sequences of equal length) each epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout masks and the validation split; with an int
         training is bit-reproducible on the CPU.
     tol : float, default=1e-4
-        Improvement threshold of the training loss (or validation score) for stopping.
+        Improvement threshold of the training loss (or validation score) for stopping;
+        with "lbfgs", the largest gradient entry at which it has converged.
     verbose : bool, default=False
         Report each epoch's loss, validation score and the time left: a tqdm progress bar
         when tqdm is installed, else one line per epoch.
     warm_start : bool, default=False
-        Continue from the fitted weights on the next call to ``fit``.
+        Continue from the fitted weights on the next call to ``fit``, with a new optimiser
+        built from the current parameters (another solver or step size applies), as MLP
+        does; ``partial_fit`` continues the optimiser's state instead.
     momentum : float in [0, 1], default=0.9
         Momentum of the "sgd" solver.
     nesterovs_momentum : bool, default=True
@@ -891,6 +951,7 @@ _PARAMETERS_DOC = """
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the sequences, stop when the validation score
         stops improving, and restore the best weights.
+        Ignored by "lbfgs", which trains on all the sequences (as MLP's does).
     validation_fraction : float in (0, 1), default=0.1
         Share of the sequences held out for early stopping.
     beta_1 : float in [0, 1), default=0.9
@@ -903,6 +964,7 @@ _PARAMETERS_DOC = """
         Epochs without improvement by ``tol`` before stopping (or reducing the step size).
     clip_norm : float or None, default=5.0
         Maximum global norm of the gradient; larger gradients are scaled down. None disables.
+        Not with "lbfgs" (its line search bounds the steps).
     device : {"cpu", "cuda", "auto"}, default="cpu"
         Where to compute. "cuda" trains and predicts on an NVIDIA GPU through CuPy
         (``pip install skrnn[cuda]``), with the same weights, equations and results as the
@@ -922,7 +984,7 @@ _ATTRIBUTES_DOC = """
     loss_ : float
         Training loss (penalty included) of the last epoch.
     loss_curve_ : list of float
-        Training loss of each epoch.
+        Training loss of each epoch (of each iteration with "lbfgs").
     best_loss_ : float or None
         Smallest training loss seen; None with early stopping.
     validation_scores_ : list of float or None
@@ -930,9 +992,10 @@ _ATTRIBUTES_DOC = """
     best_validation_score_ : float or None
         Best validation score with early stopping, else None.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs (with "lbfgs", iterations) run, over warm-started fits.
     t_ : int
-        Number of training sequences seen.
+        Number of training sequences seen by the stochastic solvers ("lbfgs" leaves it, as
+        MLP's does).
     n_features_in_ : int
         Features per step; for a 2-D float input, its number of columns (time steps); 1
         for token ids (whose 2-D arrays may have any number of time steps).
@@ -984,7 +1047,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
-                 device="cpu", dtype="float32"):
+                 device="cpu", dtype="float32", power_t=0.5, max_fun=15000):
         super().__init__(
             cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             bidirectional=bidirectional, dropout=dropout, return_sequences=return_sequences,
@@ -995,8 +1058,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
-            device=device, dtype=dtype)
+            device=device, dtype=dtype, power_t=power_t, max_fun=max_fun)
 
+    @available_if(_has_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights.
@@ -1168,7 +1232,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, clip_norm=5.0,
-                 device="cpu", dtype="float32", class_weight=None):
+                 device="cpu", dtype="float32", class_weight=None, power_t=0.5, max_fun=15000):
         super().__init__(
             cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             bidirectional=bidirectional, dropout=dropout, return_sequences=return_sequences,
@@ -1179,9 +1243,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, clip_norm=clip_norm,
-            device=device, dtype=dtype)
+            device=device, dtype=dtype, power_t=power_t, max_fun=max_fun)
         self.class_weight = class_weight
 
+    @available_if(_has_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights.

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import special
 
 from ._backend import array_module
+from ._sequences import valid_steps
 
 
 class _ArraySpecial:
@@ -82,6 +83,36 @@ def softmax_log_loss(y_true, raw, sample_weight, normaliser=None):
     loss = float((sample_weight * per_row).sum() / normaliser)
     d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None] / normaliser)
     return loss, d_raw.astype(raw.dtype, copy=False)
+
+
+def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=None):
+    """``loss_grad(raw, rows)`` for ``_network.forward_backward``: the loss of the batch's
+    rows ``rows`` (a slice) as their share of a weighted average, and its gradient.
+
+    ``y`` and ``w`` are the batch's targets and sample weights, per sequence or, with
+    ``per_step``, per step (B, T, ...); per-step losses count the valid steps only. The
+    average is the batch's own unless ``normaliser`` (the ``batch_normaliser`` of more data,
+    all the training data for full-batch L-BFGS) says what it divides by.
+    """
+    if not per_step:
+        if normaliser is None:
+            normaliser = batch_normaliser(w)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser)
+    valid = valid_steps(lengths, n_steps, xp)  # (T, B)
+    y_steps = xp.swapaxes(y[:, :n_steps], 0, 1)  # (T, B, k)
+    w_steps = xp.swapaxes(w[:, :n_steps], 0, 1)  # (T, B)
+    if normaliser is None:
+        normaliser = batch_normaliser(w_steps[valid])
+
+    def loss_grad(raw, rows):
+        valid_rows = valid[:, rows]
+        loss, d_valid = loss_fn(y_steps[:, rows][valid_rows], raw[valid_rows],
+                                w_steps[:, rows][valid_rows], normaliser)
+        d_raw = xp.zeros_like(raw)
+        d_raw[valid_rows] = d_valid
+        return loss, d_raw
+
+    return loss_grad
 
 
 def identity(raw):

@@ -24,8 +24,10 @@ _STORED_PER_UNIT = {"rnn": 3, "lstm": 11, "gru": 10}
 _HEAD_FLOATS_PER_OUTPUT = 9
 # Below this, no machine that runs Python at all lacks the memory: not worth a look.
 _UNCHECKED_BYTES = 64 * 2**20
-# Arrays the size of the weights that each solver keeps.
-_OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1}
+# Arrays the size of the weights that each solver keeps (lbfgs: about 25 float64 vectors,
+# the flat weights and gradient and SciPy's L-BFGS-B memory of 10 pairs; counted in
+# float64, see fit_bytes).
+_OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1, "lbfgs": 25}
 
 
 def available_bytes():
@@ -146,7 +148,8 @@ def fit_bytes(spec, n_steps, batch_size, n_chunks, itemsize, solver, early_stopp
     head_floats = steps * head_per_step if spec.return_sequences else batch_size * head_per_step
     # weights, the copies kept to restore after Ctrl-C or divergence (at the start, after
     # the last epoch, before the last batch), the best ones, each chunk's gradients
-    weight_copies = 1 + 3 + int(early_stopping) + n_chunks + _OPTIMIZER_SLOTS.get(solver, 2)
+    solver_slots = _OPTIMIZER_SLOTS.get(solver, 2) * (8 // itemsize if solver == "lbfgs" else 1)
+    weight_copies = 1 + 3 + int(early_stopping) + n_chunks + solver_slots
     return {
         "activations": steps * _layer_floats_per_step(spec, training=True) * itemsize,
         "head and loss": head_floats * itemsize,

@@ -12,15 +12,34 @@ from ._kernels import _cuda, _update
 
 
 class BaseOptimizer:
-    """Shared bookkeeping: the learning rate, and the 'adaptive' schedule's division by 5."""
+    """Shared bookkeeping: the learning rate and its schedule, as MLP's optimisers keep them.
 
-    def __init__(self, learning_rate):
+    ``schedule`` is the estimator's ``learning_rate``: "constant", "adaptive" (divided by 5
+    on a plateau, ``reduce_learning_rate``) or "invscaling" (``learning_rate_init /
+    (t + 1) ** power_t`` after each epoch, ``iteration_ends``). MLP's ``SGDOptimizer`` alone
+    has the schedules; here every solver follows them.
+    """
+
+    def __init__(self, learning_rate, schedule="constant", power_t=0.5):
+        self.learning_rate_init = float(learning_rate)
         self.learning_rate = float(learning_rate)
+        self.schedule = schedule
+        self.power_t = power_t
+
+    def iteration_ends(self, time_step):
+        """After an epoch: with "invscaling", the step size for ``time_step`` samples seen."""
+        if self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
 
     def reduce_learning_rate(self):
-        """Divide the learning rate by 5; return False once it is too small to go on."""
+        """Divide the learning rate by 5, as MLP's "adaptive" schedule does on a plateau.
+
+        Returns False (stop training) instead once the rate is at most 1e-6.
+        """
+        if self.learning_rate <= 1e-6:
+            return False
         self.learning_rate /= 5.0
-        return self.learning_rate >= 1e-6
+        return True
 
     def step(self, params, grads):
         raise NotImplementedError
@@ -36,8 +55,8 @@ class BaseOptimizer:
 class SGD(BaseOptimizer):
     """Stochastic gradient descent with (Nesterov) momentum, as MLP's ``SGDOptimizer``."""
 
-    def __init__(self, params, learning_rate, momentum=0.9, nesterov=True):
-        super().__init__(learning_rate)
+    def __init__(self, params, learning_rate, momentum=0.9, nesterov=True, **schedule):
+        super().__init__(learning_rate, **schedule)
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocities = {name: np.zeros_like(value) for name, value in params.items()}
@@ -57,8 +76,9 @@ class SGD(BaseOptimizer):
 class Adam(BaseOptimizer):
     """Adam with bias correction folded into the step size, as MLP's ``AdamOptimizer``."""
 
-    def __init__(self, params, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, params, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 **schedule):
+        super().__init__(learning_rate, **schedule)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
         self.ms = {name: np.zeros_like(value) for name, value in params.items()}
@@ -87,8 +107,8 @@ class RMSprop(BaseOptimizer):
     are not inflated by a near-zero average.
     """
 
-    def __init__(self, params, learning_rate, beta_2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, params, learning_rate, beta_2=0.999, epsilon=1e-8, **schedule):
+        super().__init__(learning_rate, **schedule)
         self.beta_2, self.epsilon = beta_2, epsilon
         self.t = 0
         self.vs = {name: np.zeros_like(value) for name, value in params.items()}
@@ -114,14 +134,21 @@ def params_dtype_scalar(params, value):
 
 
 def make_optimizer(solver, params, estimator):
-    """The optimiser an estimator's hyper-parameters ask for."""
+    """The optimiser an estimator's hyper-parameters ask for (a stochastic ``solver``)."""
+    schedule = dict(schedule=estimator.learning_rate, power_t=estimator.power_t)
     if solver == "sgd":
         return SGD(params, estimator.learning_rate_init, estimator.momentum,
-                   estimator.nesterovs_momentum)
+                   estimator.nesterovs_momentum, **schedule)
     if solver == "adam":
         return Adam(params, estimator.learning_rate_init, estimator.beta_1, estimator.beta_2,
-                    estimator.epsilon)
-    return RMSprop(params, estimator.learning_rate_init, estimator.beta_2, estimator.epsilon)
+                    estimator.epsilon, **schedule)
+    return RMSprop(params, estimator.learning_rate_init, estimator.beta_2, estimator.epsilon,
+                   **schedule)
+
+
+def is_weight(name):
+    """Whether the parameter ``name`` is a weight (L2-penalised), not a bias."""
+    return name.endswith("weight") or "weight_" in name
 
 
 def _flat(arrays, xp):
@@ -157,7 +184,7 @@ def add_l2_penalty(params, grads, scale):
     """
     squares, on_device = 0.0, 0.0  # summed on the device, read back once
     for name, value in params.items():
-        if not (name.endswith("weight") or "weight_" in name):
+        if not is_weight(name):
             continue
         xp = array_module(value)
         if xp is np:

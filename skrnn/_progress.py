@@ -23,11 +23,14 @@ class EpochProgress:
     use_tqdm : bool or None, default=None
         None: tqdm when it can be imported.
     stream : file-like, default=sys.stdout
+    unit : str, default="epoch"
+        What one step is called ("iteration" for lbfgs).
     """
 
-    def __init__(self, total, description, use_tqdm=None, stream=None):
+    def __init__(self, total, description, use_tqdm=None, stream=None, unit="epoch"):
         self.total = total
         self.description = description
+        self.unit = unit
         self.stream = sys.stdout if stream is None else stream
         self.start = time.perf_counter()
         self.done = 0
@@ -39,7 +42,7 @@ class EpochProgress:
                 if use_tqdm:
                     raise
             else:
-                self.bar = tqdm(total=total, desc=description, unit="epoch", file=self.stream,
+                self.bar = tqdm(total=total, desc=description, unit=unit, file=self.stream,
                                 dynamic_ncols=True)
 
     def update(self, epoch, loss, validation_score=None):
@@ -54,7 +57,8 @@ class EpochProgress:
             return
         elapsed = time.perf_counter() - self.start
         eta = elapsed / self.done * (self.total - self.done)
-        line = f"{self.description} epoch {epoch} ({self.done}/{self.total}): loss = {loss:.8f}"
+        line = (f"{self.description} {self.unit} {epoch} ({self.done}/{self.total}): "
+                f"loss = {loss:.8f}")
         if validation_score is not None:
             line += f", validation score = {validation_score:.6f}"
         line += f" [{_format_seconds(elapsed)} elapsed, ETA {_format_seconds(eta)}]"

@@ -301,6 +301,11 @@ def sequences_from_input(X, dtype, token_ids=False, allow_missing=False):
     return float_sequences_from_array(X, dtype, allow_missing)
 
 
+def valid_steps(lengths, n_steps, xp=np):
+    """(T, B) bool: True where step t is within sequence b (a time-major batch's mask)."""
+    return xp.arange(n_steps)[:, None] < lengths[None, :]
+
+
 def length_batches(lengths, batch_size, rng=None):
     """Split sample indices into batches of similar length.
 

@@ -190,6 +190,8 @@ DEVICE_FIT_CASES = [
     (RNNRegressor, dict(cell="rnn", return_sequences=True, alpha=1e-3, solver="sgd")),
     (RNNRegressor, dict(cell="gru", solver="rmsprop", bidirectional=True,
                         return_sequences=True)),
+    (RNNClassifier, dict(cell="lstm", solver="lbfgs", bidirectional=True, alpha=1e-3,
+                         hidden_layer_sizes=(5, 4))),
 ]
 
 
@@ -230,7 +232,8 @@ def _check_device_fit(Estimator, extra, loss_rtol=1e-9, param_rtol=1e-8, param_a
                                    atol=param_atol)
     np.testing.assert_allclose(np.concatenate(on_device.predict(X), axis=None),
                                np.concatenate(on_cpu.predict(X), axis=None), atol=1e-8)
-    for state in vars(on_device._optimizer).values():
+    optimizer = on_device.__dict__.get("_optimizer")  # (lbfgs has none)
+    for state in vars(optimizer).values() if optimizer is not None else ():
         if isinstance(state, dict):
             assert all(type(v) is np.ndarray for v in state.values())
 

@@ -28,6 +28,9 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     assert all(r["skrnn_epoch_s"] > 0 and r["skrnn_predict_us"] > 0 for r in speed)
     assert results["speed"]["matmul_peak_gflops"] > 0
     assert results["first_use"]["warm_cache"]["first_fit_s"] > 0
+    digits = results["digits"]
+    assert {r["solver"] for r in digits} == {"adam", "lbfgs"}
+    assert all(0 < r["accuracy"] <= 1 and r["epochs"] >= 1 and r["fit_s"] > 0 for r in digits)
     sunspots = {r["model"]: r["rmse"] for r in results["sunspots"]["results"]}
     # the real series is forecastable: every model beats nothing, ridge beats naive
     assert sunspots["ridge on windows"] < sunspots["naive (last value)"]

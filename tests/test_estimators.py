@@ -395,8 +395,9 @@ def test_bad_y_classifier():
 
 @pytest.mark.parametrize("params", [
     dict(cell="transformer"), dict(hidden_layer_sizes=(8, 0)), dict(hidden_layer_sizes=()),
-    dict(dropout=1.0), dict(solver="lbfgs"), dict(batch_size=0), dict(clip_norm=0),
+    dict(dropout=1.0), dict(solver="newton"), dict(batch_size=0), dict(clip_norm=0),
     dict(dtype="float16"), dict(device="tpu"), dict(embedding_dim=0),
+    dict(learning_rate="optimal"), dict(power_t=-1), dict(max_fun=0),
 ])
 def test_invalid_parameters_are_named(params):
     X, y = ragged_sign_data(n=20)

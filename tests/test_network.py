@@ -7,6 +7,7 @@ import pytest
 
 from skrnn import _network
 from skrnn._network import NetworkSpec
+from skrnn._sequences import valid_steps
 
 from ._helpers import (finite_difference, random_problem, relative_error, torch_forward,
                        torch_twin, weighted_sum_loss)
@@ -275,8 +276,7 @@ def test_input_gradient_is_optional_and_changes_nothing_else(bidirectional):
 def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequences):
     """One hand-off per batch (each chunk from input to gradients) computes the same loss
     and gradients as ``forward``, the whole batch's loss, then ``backward``."""
-    from skrnn._estimators import _batch_loss, _valid_steps
-    from skrnn._losses import squared_error
+    from skrnn._losses import batch_loss_grad, squared_error
     from skrnn._parallel import batch_chunks, set_num_threads
 
     rng = np.random.default_rng(3)
@@ -295,7 +295,7 @@ def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequence
         raw, cache = _network.forward(spec, params, data, lengths, training=True,
                                       rng=np.random.default_rng(0))
         if return_sequences:
-            valid = _valid_steps(lengths, T)
+            valid = valid_steps(lengths, T)
             loss, d_valid = squared_error(np.swapaxes(y, 0, 1)[valid], raw[valid],
                                           np.swapaxes(w, 0, 1)[valid])
             d_raw = np.zeros_like(raw)
@@ -304,7 +304,7 @@ def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequence
             loss, d_raw = squared_error(y, raw, w)
         grads, _ = _network.backward(spec, params, cache, d_raw)
 
-        loss_grad = _batch_loss(squared_error, y, w, lengths, T, return_sequences, np)
+        loss_grad = batch_loss_grad(squared_error, y, w, lengths, T, return_sequences, np)
         loss_2, grads_2 = _network.forward_backward(spec, params, data, lengths, loss_grad,
                                                     rng=np.random.default_rng(0))
     finally:

@@ -92,11 +92,41 @@ def test_clip_by_global_norm():
 
 
 def test_reduce_learning_rate_divides_by_five_until_tiny():
+    """MLP's order: a rate above 1e-6 is divided (and trained with), one at most 1e-6 stops."""
     optimizer = Adam({"w": np.ones(1)}, 1e-4)
     assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(2e-5)
     assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(4e-6)
+    assert optimizer.reduce_learning_rate() and optimizer.learning_rate == pytest.approx(8e-7)
     assert not optimizer.reduce_learning_rate()  # 8e-7: too small to go on
     assert optimizer.learning_rate == pytest.approx(8e-7)
+
+
+def test_reduce_learning_rate_stops_where_mlp_stops():
+    ours = SGD({"w": np.ones(1)}, 1e-3, schedule="adaptive")
+    mlp = SGDOptimizer([np.ones(1)], 1e-3, lr_schedule="adaptive")
+    while True:
+        go_on = ours.reduce_learning_rate()
+        assert go_on == (not mlp.trigger_stopping("", False))
+        assert ours.learning_rate == pytest.approx(mlp.learning_rate, rel=1e-12)
+        if not go_on:
+            break
+
+
+@pytest.mark.parametrize("power_t", [0.5, 0.25])
+def test_invscaling_follows_mlp(power_t):
+    """learning_rate_init / (t + 1) ** power_t after each epoch, t the samples seen so far,
+    exactly as MLP's SGDOptimizer.iteration_ends; the other schedules keep the rate."""
+    ours = SGD({"w": np.ones(1)}, 0.1, schedule="invscaling", power_t=power_t)
+    mlp = SGDOptimizer([np.ones(1)], 0.1, lr_schedule="invscaling", power_t=power_t)
+    assert ours.learning_rate == mlp.learning_rate == 0.1
+    for t in (50, 100, 150):
+        ours.iteration_ends(t)
+        mlp.iteration_ends(t)
+        assert ours.learning_rate == pytest.approx(mlp.learning_rate, rel=1e-15)
+    assert ours.learning_rate == pytest.approx(0.1 / 151 ** power_t)
+    constant = SGD({"w": np.ones(1)}, 0.1)
+    constant.iteration_ends(150)
+    assert constant.learning_rate == 0.1
 
 
 def test_updates_refuse_arrays_they_cannot_update_in_place():
