@@ -54,3 +54,12 @@ def test_missing_values(tmp_path):
         line).groups()
     assert 10 <= float(share) <= 30
     assert 0.5 < float(worst) <= float(best) and float(complete) > 0.7
+
+
+@pytest.mark.slow
+def test_onnx_deployment(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("skl2onnx")
+    line = _run("onnx_deployment.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert re.search(r"ONNX Runtime [0-9]+ us", line)
+    assert (tmp_path / "digits_gru.onnx").stat().st_size > 1000
