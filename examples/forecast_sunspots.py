@@ -66,9 +66,12 @@ def main(argv=None):
                      label="GRU, recursive")
     display.ax_.legend()
     display.ax_.set_ylabel("sunspot number")
-    display.figure_.savefig(args.out / "sunspots_forecast.png", dpi=120)
-    curve = TrainingCurveDisplay.from_estimator(model.regressor_[-1])
-    curve.figure_.savefig(args.out / "sunspots_training.png", dpi=120)
+    forecast_png = args.out / "sunspots_forecast.png"
+    training_png = args.out / "sunspots_training.png"
+    display.figure_.savefig(forecast_png, dpi=120)
+    curve = TrainingCurveDisplay.from_estimator(model)  # the RNNRegressor inside
+    curve.figure_.savefig(training_png, dpi=120)
+    print(f"wrote {forecast_png.resolve()} and {training_png.resolve()}")
 
 
 if __name__ == "__main__":

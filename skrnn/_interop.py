@@ -15,7 +15,8 @@ def _import_torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover (torch is installed in the test runs)
-        raise ImportError("skrnn.to_torch needs PyTorch: pip install torch") from exc
+        raise ImportError("skrnn.to_torch needs PyTorch; its CPU-only wheel is enough: pip "
+                          "install torch --index-url https://download.pytorch.org/whl/cpu") from exc
     return torch
 
 

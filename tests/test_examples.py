@@ -20,7 +20,7 @@ def _run(name, *args, cwd):
                                capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Warning" not in completed.stderr, completed.stderr[-3000:]
-    return completed.stdout.strip().splitlines()[-1]
+    return completed.stdout
 
 
 @pytest.mark.slow
@@ -36,6 +36,7 @@ def test_forecast_sunspots_with_plots(tmp_path):
     rmse, naive = map(float, re.search(r"RMSE ([0-9.]+) \(naive ([0-9.]+)\)", line).groups())
     assert rmse < naive
     assert len(re.search(r"forecast 2009-2019: (.*)", line).group(1).split()) == 11
+    assert re.search(r"wrote \S+sunspots_forecast.png and \S+sunspots_training.png", line)
     assert (tmp_path / "plots" / "sunspots_forecast.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "sunspots_training.png").stat().st_size > 1000
 
