@@ -1,4 +1,5 @@
 """Forecast the yearly sunspot numbers shipped with skrnn, and plot the forecast.
+==============================================================================
 
 Sliding 20-year windows feed a Pipeline(SequenceScaler, RNNRegressor) inside a
 TransformedTargetRegressor (which scales the target); the last 20% of the years are held

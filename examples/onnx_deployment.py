@@ -1,4 +1,5 @@
 """Export a fitted pipeline to ONNX and serve it with ONNX Runtime.
+================================================================
 
 The digits read row by row (8 steps x 8 features) train a Pipeline(SequenceScaler,
 RNNClassifier); ``skl2onnx.to_onnx`` converts the whole pipeline once ``skrnn.onnx`` is
