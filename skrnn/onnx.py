@@ -18,8 +18,8 @@ array, trailing ``-1`` token ids. A 3-D array without padding is full length. Wi
 ``to_onnx(..., lengths_input=True)`` the model takes the lengths as a second input
 ``lengths`` instead (int64, one per sequence; steps after it are ignored, whatever they
 hold). The graphs compute in float32, whatever the estimator's ``dtype``: ONNX Runtime's
-recurrent operators run in float32 only. The graph does not validate its input: NaN inside a sequence or unseen token ids
-give undefined results rather than ``predict``'s errors.
+recurrent operators run in float32 only. The graph does not validate its input: NaN inside
+a sequence or unseen token ids give undefined results rather than ``predict``'s errors.
 """
 
 import numpy as np
@@ -104,6 +104,11 @@ def _tensor(name, array):
     return numpy_helper.from_array(array, name)
 
 
+def _int64s(g, *values):
+    """An int64 vector constant (axes, shapes): ONNX wants int64 on every platform."""
+    return g.const(np.array(values, np.int64), "int64s")
+
+
 def _weight(estimator, name):
     """A fitted parameter in the graph's float32 (ONNX Runtime's recurrent operators run in
     float32 only, so a float64 estimator's model computes in float32)."""
@@ -118,7 +123,7 @@ def _valid_steps_from_nan(g, x, two_d):
     if two_d:
         step_has_value = g.op("Sub", [g.const(np.int64(1), "one"), is_nan])
     else:
-        n_nan = g.op("ReduceSum", [is_nan, g.const(np.array([2]), "axis2")], keepdims=0)
+        n_nan = g.op("ReduceSum", [is_nan, _int64s(g, 2)], keepdims=0)
         n_features = g.op("Gather", [g.op("Shape", [x]), g.const(np.int64(2), "axis2")])
         step_has_value = g.op("Cast", [g.op("Not", [g.op("Equal", [n_nan, n_features])])],
                               to=TensorProto.INT64)
@@ -130,7 +135,7 @@ def _valid_steps_from_nan(g, x, two_d):
 def _sequence_lens(g, valid_steps):
     """int32 (N,) lengths, as ONNX's recurrent operators take them."""
     counts = g.op("ReduceSum", [g.op("Cast", [valid_steps], to=TensorProto.INT64),
-                                g.const(np.array([1]), "axis1")], keepdims=0)
+                                _int64s(g, 1)], keepdims=0)
     return g.op("Cast", [counts], to=TensorProto.INT32, hint="sequence_lens")
 
 
@@ -151,7 +156,7 @@ def _network_input(g, estimator, x, lengths):
         valid = None if lengths is not None else _valid_steps_from_nan(g, x, two_d)
         embedded = g.op("Where", [g.op("IsNaN", [x]), g.const(np.float32(0), "zero"), x])
         if two_d:
-            embedded = g.op("Unsqueeze", [embedded, g.const(np.array([2]), "axis2")])
+            embedded = g.op("Unsqueeze", [embedded, _int64s(g, 2)])
     if lengths is not None:
         sequence_lens = g.op("Cast", [lengths], to=TensorProto.INT32, hint="sequence_lens")
     else:
@@ -189,7 +194,7 @@ def _recurrent_layers(g, estimator, x, sequence_lens):
         attributes["activations"] = [spec.activation.capitalize()] * spec.n_directions
     if spec.cell == "gru":
         attributes["linear_before_reset"] = 1
-    merge_directions = g.const(np.array([0, 0, -1]), "shape_t_n_dh")
+    merge_directions = _int64s(g, 0, 0, -1)
     for layer, hidden in enumerate(spec.hidden_layer_sizes):
         W, R, B = _layer_constants(g, estimator, layer)
         y, y_h = g.op(_ONNX_CELL[spec.cell], [x, W, R, B, sequence_lens], n_outputs=2,
@@ -200,15 +205,16 @@ def _recurrent_layers(g, estimator, x, sequence_lens):
         return g.op("Transpose", [x], perm=[1, 0, 2], hint="features")
     # Y_h (D, N, H) of the last layer: each direction's state after its last valid step
     return g.op("Reshape", [g.op("Transpose", [y_h], perm=[1, 0, 2]),
-                            g.const(np.array([0, -1]), "shape_n_dh")], hint="features")
+                            _int64s(g, 0, -1)], hint="features")
 
 
 def _linked_outputs(g, estimator, x, lengths):
     """The head's output after the link (identity, sigmoid or softmax): (N[, T], k)."""
     x, sequence_lens = _network_input(g, estimator, x, lengths)
     features = _recurrent_layers(g, estimator, x, sequence_lens)
-    raw = g.op("Add", [g.op("MatMul", [features, g.const(_weight(estimator, "head.weight").T, "head_W")]),
-                       g.const(_weight(estimator, "head.bias"), "head_b")], hint="raw")
+    head_weight = g.const(_weight(estimator, "head.weight").T, "head_W")
+    head_bias = g.const(_weight(estimator, "head.bias"), "head_b")
+    raw = g.op("Add", [g.op("MatMul", [features, head_weight]), head_bias], hint="raw")
     link = estimator._loss_name()
     if link == "sigmoid_log_loss":
         return g.op("Sigmoid", [raw])
@@ -220,7 +226,7 @@ def _linked_outputs(g, estimator, x, lengths):
 def _regressor(g, estimator, x, lengths, variable):
     linked = _linked_outputs(g, estimator, x, lengths)
     if estimator._y_ndim == 1:
-        g.op("Squeeze", [linked, g.const(np.array([-1]), "last_axis")], outputs=[variable])
+        g.op("Squeeze", [linked, _int64s(g, -1)], outputs=[variable])
     else:
         g.op("Identity", [linked], outputs=[variable])
 
@@ -428,15 +434,14 @@ def _rnn_converter(scope, operator, container):
     g.add_to(container)
 
 
-def _same_shape_calculator(operator):
-    source = operator.inputs[0].type
-    width = None
-    transformer = operator.raw_operator
-    if isinstance(transformer, SequenceImputer) and transformer.add_indicator:
-        width = transformer._step_features + transformer.indicator_features_.size
+def _transformer_shape_calculator(operator):
+    """The input's type and shape, with the indicator columns of a SequenceImputer."""
+    source, transformer = operator.inputs[0].type, operator.raw_operator
     shape = list(source.shape)
-    if width is not None and transformer.indicator_features_.size:
-        shape = shape[:2] + [width] if len(shape) == 3 else shape + [width]
+    if (isinstance(transformer, SequenceImputer) and transformer.add_indicator
+            and transformer.indicator_features_.size):
+        width = transformer._step_features + transformer.indicator_features_.size
+        shape = shape[:2] + [width]  # univariate 2-D input comes back 3-D
     operator.outputs[0].type = type(source)(shape)
 
 
@@ -467,7 +472,7 @@ def _imputer_converter(scope, operator, container):
     two_d = imputer._fit_on_2d
     valid = _valid_steps_from_nan(g, x, two_d)
     if not two_d:
-        valid = g.op("Unsqueeze", [valid, g.const(np.array([2]), "axis2")])
+        valid = g.op("Unsqueeze", [valid, _int64s(g, 2)])
     missing = g.op("And", [g.op("IsNaN", [x]), valid], hint="missing")
     statistics = g.const(imputer.statistics_.astype(dtype), "statistics")
     filled = g.op("Where", [missing, statistics, x])
@@ -475,11 +480,11 @@ def _imputer_converter(scope, operator, container):
         g.op("Identity", [filled], outputs=[operator.outputs[0].full_name])
     else:
         if two_d:  # univariate 2-D input comes back 3-D with the indicator
-            filled = g.op("Unsqueeze", [filled, g.const(np.array([2]), "axis2")])
-            missing = g.op("Unsqueeze", [missing, g.const(np.array([2]), "axis2")])
-            valid = g.op("Unsqueeze", [valid, g.const(np.array([2]), "axis2")])
-        was_missing = g.op("Gather", [missing, g.const(imputer.indicator_features_.astype(np.int64),
-                                                       "indicator_features")], axis=2)
+            filled = g.op("Unsqueeze", [filled, _int64s(g, 2)])
+            missing = g.op("Unsqueeze", [missing, _int64s(g, 2)])
+            valid = g.op("Unsqueeze", [valid, _int64s(g, 2)])
+        with_indicator = g.const(imputer.indicator_features_.astype(np.int64), "with_indicator")
+        was_missing = g.op("Gather", [missing, with_indicator], axis=2)
         indicator = g.op("Where", [valid, g.op("Cast", [was_missing], to=_ONNX_FLOAT[dtype]),
                                    g.const(dtype.type(np.nan), "nan")])
         g.op("Concat", [filled, indicator], outputs=[operator.outputs[0].full_name], axis=2)
@@ -497,10 +502,10 @@ def _register():
                                 _rnn_converter, options=classifier_options)
     update_registered_converter(RNNRegressor, "SkrnnRNNRegressor", _rnn_shape_calculator,
                                 _rnn_converter)
-    update_registered_converter(SequenceScaler, "SkrnnSequenceScaler", _same_shape_calculator,
+    update_registered_converter(SequenceScaler, "SkrnnSequenceScaler", _transformer_shape_calculator,
                                 _scaler_converter)
     update_registered_converter(SequenceImputer, "SkrnnSequenceImputer",
-                                _same_shape_calculator, _imputer_converter)
+                                _transformer_shape_calculator, _imputer_converter)
 
 
 _register()

@@ -17,8 +17,8 @@ for name in ("sphinx", "numpydoc", "sphinx_gallery", "myst_parser", "pydata_sphi
 @pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path):
     # the skrnn of this checkout, whichever one the environment has installed
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                                    os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     out = tmp_path / "html"
     completed = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",

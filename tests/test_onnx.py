@@ -226,6 +226,17 @@ def test_pipeline_with_imputer_and_regressor(rng, strategy, add_indicator):
     np.testing.assert_allclose(np.ravel(onnx_pred), pipe.predict(seqs), atol=ATOL, rtol=0)
 
 
+def test_pipeline_on_univariate_2d_input_with_indicator(rng):
+    X = rng.normal(size=(30, 8))
+    X[::4, 2] = np.nan  # missing
+    X[1, 5:] = np.nan  # padding
+    pipe = Pipeline([("impute", SequenceImputer(add_indicator=True)),
+                     ("rnn", RNNRegressor(cell="gru", **SMALL))]).fit(X, np.nansum(X, axis=1))
+    model = skl2onnx.to_onnx(pipe, X)
+    (onnx_pred,) = _session(model).run(None, {model.graph.input[0].name: X})
+    np.testing.assert_allclose(np.ravel(onnx_pred), pipe.predict(X), atol=ATOL, rtol=0)
+
+
 def test_imputer_strategies_without_converter_say_so(rng):
     seqs = _ragged(rng)
     pipe = Pipeline([("impute", SequenceImputer(strategy="ffill")),

@@ -52,7 +52,8 @@ def test_training_curve_marks_the_restored_best_epoch():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=12, early_stopping=True,
                            n_iter_no_change=50, random_state=0).fit(X, X[:, :, 0].sum(1))
-        plain = RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, X[:, 0, 0])
+        plain = RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+        plain.fit(X, X[:, 0, 0])
     display = TrainingCurveDisplay.from_estimator(reg)
     best = int(np.argmax(reg.validation_scores_)) + 1
     assert display.best_epoch == best
