@@ -230,7 +230,9 @@ def bench_speed(quick, threads, torch):
                 f"{batch_size}, float32, {threads} threads; epochs: {runs} of {epochs}; "
                 f"predict = one sequence; matmul peak {peak:.0f} GFLOP/s", columns, rows)
     if torch is None:
-        print("PyTorch is not installed: skrnn's own figures only (pip install torch to compare).")
+        print("PyTorch is not installed: skrnn's own figures only. To compare, install its "
+              "CPU-only wheel (the default one pulls gigabytes of CUDA): pip install torch "
+              "--index-url https://download.pytorch.org/whl/cpu")
     return dict(n=n, steps=steps, features=features, batch_size=batch_size, epochs=epochs,
                 runs=fits, matmul_peak_gflops=peak, results=records)
 

@@ -1,4 +1,5 @@
 """Forecast the yearly sunspot numbers shipped with skrnn, and plot the forecast.
+==============================================================================
 
 Sliding 20-year windows feed a Pipeline(SequenceScaler, RNNRegressor) inside a
 TransformedTargetRegressor (which scales the target); the last 20% of the years are held
@@ -66,9 +67,12 @@ def main(argv=None):
                      label="GRU, recursive")
     display.ax_.legend()
     display.ax_.set_ylabel("sunspot number")
-    display.figure_.savefig(args.out / "sunspots_forecast.png", dpi=120)
-    curve = TrainingCurveDisplay.from_estimator(model.regressor_[-1])
-    curve.figure_.savefig(args.out / "sunspots_training.png", dpi=120)
+    forecast_png = args.out / "sunspots_forecast.png"
+    training_png = args.out / "sunspots_training.png"
+    display.figure_.savefig(forecast_png, dpi=120)
+    curve = TrainingCurveDisplay.from_estimator(model)  # the RNNRegressor inside
+    curve.figure_.savefig(training_png, dpi=120)
+    print(f"wrote {forecast_png.resolve()} and {training_png.resolve()}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Classify sequences with missing values: each SequenceImputer strategy next to complete data.
+============================================================================================
 
 The data are scikit-learn's handwritten digits read row by row (skrnn.datasets.
 load_digit_sequences: 8 steps of 8 features, the pixel columns), the one real multivariate

@@ -1,4 +1,5 @@
 """Classify ragged sequences with a grid search over cells and sizes.
+==================================================================
 
 Synthetic sensor traces of different lengths (20 to 120 steps, 2 channels): the class is
 the frequency band of a noisy oscillation. A Pipeline scales every channel over all steps

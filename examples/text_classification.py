@@ -1,4 +1,5 @@
 """Classify short texts from token ids with an embedding and an LSTM.
+==================================================================
 
 A small corpus is made in the script: product reviews built from phrases, whose label
 depends on word order ("not good" is negative, "good" positive), so a bag of words is not

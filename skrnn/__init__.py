@@ -3,7 +3,7 @@
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import recursive_forecast, sliding_windows
 from ._impute import SequenceImputer
-from ._interop import to_torch
+from ._interop import to_onnx, to_torch
 from ._parallel import get_num_threads, set_num_threads
 from ._preprocessing import SequenceScaler
 from ._resample import resample, time_deltas
@@ -24,5 +24,6 @@ __all__ = [
     "set_num_threads",
     "sliding_windows",
     "time_deltas",
+    "to_onnx",
     "to_torch",
 ]

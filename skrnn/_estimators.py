@@ -999,7 +999,7 @@ _ATTRIBUTES_DOC = """
     n_features_in_ : int
         Features per step; for a 2-D float input, its number of columns (time steps); 1
         for token ids (whose 2-D arrays may have any number of time steps).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, when fitted on a 2-D DataFrame.
     vocab_size_ : int
         Number of token ids (with ``embedding_dim``).

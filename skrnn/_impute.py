@@ -72,6 +72,7 @@ class SequenceImputer(SequenceTransformer):
           one (a leading gap), the learned mean;
         - "linear": linear interpolation between the observed neighbours in the same sequence
           and feature; at the edges, the nearest observed value.
+
         With "ffill" and "linear", a feature never observed in a sequence takes the learned mean.
     fill_value : float, default=None
         The value of "constant" (None: 0); ignored by the other strategies.

@@ -1,4 +1,5 @@
-"""Moving fitted networks between skrnn and PyTorch (torch is imported only when asked for)."""
+"""Moving fitted networks between skrnn and PyTorch or ONNX (torch and onnx are imported only
+when asked for)."""
 
 import re
 
@@ -14,7 +15,8 @@ def _import_torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover (torch is installed in the test runs)
-        raise ImportError("skrnn.to_torch needs PyTorch: pip install torch") from exc
+        raise ImportError("skrnn.to_torch needs PyTorch; its CPU-only wheel is enough: pip "
+                          "install torch --index-url https://download.pytorch.org/whl/cpu") from exc
     return torch
 
 
@@ -153,3 +155,25 @@ def check_params_match(spec, params):
     for name, shape in expected.items():
         if params[name].shape != shape:
             raise ValueError(f"{name} has shape {params[name].shape}; the network needs {shape}.")
+
+
+def to_onnx(estimator, X_sample, *, target_opset=None, lengths_input=False):
+    """A fitted RNNClassifier or RNNRegressor as an ``onnx.ModelProto``.
+
+    A shortcut to ``skrnn.onnx.to_onnx`` (see it for the model's inputs and outputs), which
+    imports onnx and skl2onnx only when called.
+
+    Parameters
+    ----------
+    estimator : fitted RNNClassifier or RNNRegressor
+    X_sample : array-like or list of arrays
+    target_opset : int, default=None
+    lengths_input : bool, default=False
+
+    Returns
+    -------
+    model : onnx.ModelProto
+    """
+    from .onnx import to_onnx as convert
+
+    return convert(estimator, X_sample, target_opset=target_opset, lengths_input=lengths_input)

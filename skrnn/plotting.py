@@ -9,6 +9,8 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
+from ._estimators import BaseRNN
+
 __all__ = ["ForecastDisplay", "TrainingCurveDisplay"]
 
 
@@ -20,6 +22,30 @@ def _axes(ax):
     return ax
 
 
+def _fitted_rnn(estimator):
+    """The fitted RNNRegressor or RNNClassifier inside ``estimator``: itself, the last step
+    of a Pipeline, a search's ``best_estimator_``, a TransformedTargetRegressor's
+    ``regressor_`` (nested in any order)."""
+    seen = estimator
+    while not isinstance(seen, BaseRNN):
+        if hasattr(seen, "steps"):  # Pipeline
+            seen = seen.steps[-1][1]
+        elif hasattr(seen, "best_estimator_"):
+            seen = seen.best_estimator_
+        elif hasattr(seen, "regressor_"):
+            seen = seen.regressor_
+        elif hasattr(seen, "regressor") or hasattr(seen, "refit"):
+            check_is_fitted(seen)  # an unfitted TransformedTargetRegressor or search
+            raise ValueError(f"{type(seen).__name__} has no refitted estimator to plot: "
+                             "fit it with refit=True, or pass the RNN estimator itself.")
+        else:
+            raise TypeError("TrainingCurveDisplay.from_estimator needs a fitted RNNRegressor "
+                            "or RNNClassifier, alone or inside a Pipeline, a search or a "
+                            f"TransformedTargetRegressor; got {type(estimator).__name__}.")
+    check_is_fitted(seen, "loss_curve_")
+    return seen
+
+
 class TrainingCurveDisplay:
     """Training loss (and validation score, with early stopping) per epoch.
 
@@ -28,12 +54,16 @@ class TrainingCurveDisplay:
     loss_curve : array-like of shape (n_epochs,)
     validation_scores : array-like of shape (n_epochs,) or None
     estimator_name : str or None
+    best_epoch : int or None
+        The epoch whose weights the estimator kept (1-based), marked by a vertical line:
+        with early stopping, the one with the best validation score.
 
     Attributes
     ----------
     loss_line_ : matplotlib Line2D
     validation_line_ : matplotlib Line2D or None
         On a second y axis (``validation_ax_``).
+    best_epoch_line_ : matplotlib Line2D or None
     ax_, figure_ : matplotlib Axes and Figure
 
     Examples
@@ -41,15 +71,19 @@ class TrainingCurveDisplay:
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from skrnn.plotting import TrainingCurveDisplay
-    >>> display = TrainingCurveDisplay([0.9, 0.5, 0.4], [0.6, 0.8, 0.85]).plot()
+    >>> display = TrainingCurveDisplay([0.9, 0.5, 0.4], [0.6, 0.8, 0.75], best_epoch=2).plot()
     >>> display.ax_.get_xlabel()
     'epoch'
+    >>> display.best_epoch_line_.get_label()
+    'restored best epoch (2)'
     """
 
-    def __init__(self, loss_curve, validation_scores=None, estimator_name=None):
+    def __init__(self, loss_curve, validation_scores=None, estimator_name=None,
+                 best_epoch=None):
         self.loss_curve = loss_curve
         self.validation_scores = validation_scores
         self.estimator_name = estimator_name
+        self.best_epoch = best_epoch
 
     def plot(self, ax=None, **line_kwargs):
         """Draw the curves.
@@ -81,6 +115,11 @@ class TrainingCurveDisplay:
                 label="validation score")
             self.validation_ax_.set_ylabel("validation score")
             lines.append(self.validation_line_)
+        self.best_epoch_line_ = None
+        if self.best_epoch is not None:
+            self.best_epoch_line_ = ax.axvline(self.best_epoch, color="gray", linestyle=":",
+                                               label=f"restored best epoch ({self.best_epoch})")
+            lines.append(self.best_epoch_line_)
         ax.legend(lines, [line.get_label() for line in lines], loc="best")
         if self.estimator_name:
             ax.set_title(self.estimator_name)
@@ -91,9 +130,15 @@ class TrainingCurveDisplay:
     def from_estimator(cls, estimator, ax=None, **line_kwargs):
         """Plot a fitted RNNRegressor or RNNClassifier's training curves.
 
+        With early stopping, the validation score per epoch goes on a second axis and a
+        vertical line marks the epoch whose weights were restored (the best score).
+
         Parameters
         ----------
-        estimator : fitted estimator with ``loss_curve_`` (and ``validation_scores_``)
+        estimator : fitted RNNRegressor or RNNClassifier
+            Or a fitted Pipeline ending in one, a search (``GridSearchCV`` ...) refitted on
+            one, or a ``TransformedTargetRegressor`` around one: the display plots the
+            fitted RNN estimator inside.
         ax : matplotlib Axes or None
         **line_kwargs
 
@@ -102,9 +147,11 @@ class TrainingCurveDisplay:
         display : TrainingCurveDisplay
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        check_is_fitted(estimator, "loss_curve_")
-        return cls(estimator.loss_curve_, getattr(estimator, "validation_scores_", None),
-                   type(estimator).__name__).plot(ax=ax, **line_kwargs)
+        rnn = _fitted_rnn(estimator)
+        scores = rnn.validation_scores_
+        best_epoch = int(np.argmax(scores)) + 1 if scores else None
+        return cls(rnn.loss_curve_, scores, type(rnn).__name__, best_epoch).plot(
+            ax=ax, **line_kwargs)
 
 
 class ForecastDisplay:

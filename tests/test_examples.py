@@ -20,7 +20,7 @@ def _run(name, *args, cwd):
                                capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Warning" not in completed.stderr, completed.stderr[-3000:]
-    return completed.stdout.strip().splitlines()[-1]
+    return completed.stdout
 
 
 @pytest.mark.slow
@@ -36,6 +36,7 @@ def test_forecast_sunspots_with_plots(tmp_path):
     rmse, naive = map(float, re.search(r"RMSE ([0-9.]+) \(naive ([0-9.]+)\)", line).groups())
     assert rmse < naive
     assert len(re.search(r"forecast 2009-2019: (.*)", line).group(1).split()) == 11
+    assert re.search(r"wrote \S+sunspots_forecast.png and \S+sunspots_training.png", line)
     assert (tmp_path / "plots" / "sunspots_forecast.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "sunspots_training.png").stat().st_size > 1000
 
@@ -62,3 +63,12 @@ def test_char_language_model(tmp_path):
     model, unigram, alphabet = map(float, re.search(
         r"held-out perplexity ([0-9.]+), unigram ([0-9.]+), alphabet ([0-9]+)", line).groups())
     assert 1 < model < unigram < alphabet  # it learned more than the letters' frequencies
+
+
+@pytest.mark.slow
+def test_onnx_deployment(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("skl2onnx")
+    line = _run("onnx_deployment.py", "--out", str(tmp_path), cwd=tmp_path)
+    assert re.search(r"ONNX Runtime [0-9]+ us", line)
+    assert (tmp_path / "digits_gru.onnx").stat().st_size > 1000

@@ -1,10 +1,13 @@
-"""The README's quick start runs as written."""
+"""The README's quick start and the user guide's forecasting workflow run as written; the
+README's links to the documentation resolve."""
 
 import re
 import warnings
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+TOOLS_GUIDE = ROOT / "docs" / "user_guide" / "tools.md"
 
 
 def test_quick_start_runs_without_warnings(capsys):
@@ -19,12 +22,19 @@ def test_quick_start_runs_without_warnings(capsys):
 
 
 def test_forecasting_workflow_runs():
-    text = README.read_text()
+    text = TOOLS_GUIDE.read_text()
     code = re.search(r"A whole forecasting workflow is one estimator:\n\n```python\n(.*?)```",
                      text, re.S).group(1)
     namespace = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # default max_iter may stop before convergence
-        exec(compile(code, str(README), "exec"), namespace)
+        exec(compile(code, str(TOOLS_GUIDE), "exec"), namespace)
     forecast = namespace["next_11_years"]
     assert forecast.shape == (11,) and (forecast > -10).all() and (forecast < 300).all()
+
+
+def test_links_to_the_documentation_resolve():
+    links = re.findall(r"\]\((docs/[^)#]+)\)", README.read_text())
+    assert len(links) >= 8
+    for link in links:
+        assert (ROOT / link).is_file(), link
