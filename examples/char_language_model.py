@@ -1,4 +1,5 @@
 """A character-level language model: train a GRU on skrnn's own guide, measure it, sample.
+=======================================================================================
 
 The language model of the RNN tutorials, as scikit-learn estimators: the text becomes
 windows of character ids with the next character as each step's target
