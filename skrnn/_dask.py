@@ -13,11 +13,13 @@ sequence's steps at once.
 """
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _backend, _lbfgs
+from ._sequences import length_batches
 
 
 def is_dask_array(X):
@@ -58,7 +60,8 @@ class _NamingTheBlock:
             return self.function(block, *args)
         except ValueError as error:
             raise ValueError(f"In block {block_index} of the Dask array X (rows {rows[0]} to "
-                             f"{rows[1] - 1}): {error}") from error
+                             f"{rows[1] - 1}, counted from 0 within the block below): "
+                             f"{error}") from error
 
 
 def _method_on_block(block, estimator, method_name):
@@ -126,31 +129,47 @@ def score(estimator, X, y, sample_weight, metric):
     return metric(y, y_pred, sample_weight=sample_weight)
 
 
-# ---------------------------------------------------------------- distributed lbfgs
+# ---------------------------------------------------------------- fit on a Dask array
+
+
+def fit_sequences(estimator, X, reset):
+    """X (a Dask array) validated for ``fit``/``partial_fit``, block by block.
+
+    ``solver="lbfgs"`` keeps the validated blocks on the cluster's workers
+    (``ClusterSequences``); the stochastic solvers stream them to this process
+    (``StreamedSequences``). With ``reset``, the input width is first recorded from X's
+    shape, by the NumPy validation of one all-zero sequence of that shape (which also
+    checks the number of dimensions).
+    """
+    _check_fit_parameters(estimator)
+    X = whole_sequences(X)
+    estimator._validate_sequences(np.zeros((1,) + X.shape[1:], dtype=X.dtype), reset)
+    if estimator.solver == "lbfgs":
+        return cluster_sequences(estimator, X)
+    return streamed_sequences(estimator, X)
 
 
 def _client():
     try:
         from distributed import get_client
     except ImportError:
-        raise ImportError("Fitting on a Dask array needs dask.distributed: pip install "
+        raise ImportError("solver='lbfgs' on a Dask array needs dask.distributed: pip install "
                           "'dask[distributed]'.") from None
     try:
         return get_client()
     except ValueError:
-        raise ValueError("Fitting on a Dask array runs on a Dask cluster: start a client "
+        raise ValueError("solver='lbfgs' on a Dask array runs on a Dask cluster, where the "
+                         "sequences stay: start a client "
                          "first (from distributed import Client; client = Client(), or "
                          "Client(address) of a running cluster).") from None
 
 
 def _check_fit_parameters(estimator):
     """What a fit on a Dask array supports, each refusal with what to do instead."""
-    if estimator.solver != "lbfgs":
-        raise ValueError(
-            f"fit on a Dask array trains with solver='lbfgs' (full batch, on the workers); "
-            f"solver={estimator.solver!r} trains on mini-batches: wrap the estimator in "
-            "dask_ml.wrappers.Incremental, which hands it the blocks one by one "
-            "(partial_fit), or fit on a NumPy array or memmap.")
+    if estimator.early_stopping and estimator.solver != "lbfgs":
+        raise ValueError("fit on a Dask array streams the blocks and holds no validation "
+                         "split: set early_stopping=False, and score a held-out Dask array "
+                         "after each partial_fit to stop early yourself.")
     if estimator.embedding_dim is not None:
         raise ValueError("fit on a Dask array takes float sequences; with embedding_dim "
                          "(token ids) fit on a NumPy array or list.")
@@ -161,6 +180,25 @@ def _check_fit_parameters(estimator):
 
 def _validated_block(block, estimator):
     return estimator._validate_sequences(block, reset=False)
+
+
+_validate_block = _NamingTheBlock(_validated_block)
+
+
+def _block_rows(X):
+    """Each block's first row and the row after its last."""
+    bounds = np.cumsum((0,) + X.chunks[0])
+    return [(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def _validation_tasks(estimator, X):
+    """One lazy task per block of X: the block validated into ``Sequences``."""
+    import dask
+
+    rows = _block_rows(X)
+    return [dask.delayed(_validate_block)(block, estimator, block_index=index,
+                                          rows=rows[index])
+            for index, block in enumerate(X.to_delayed().ravel())]
 
 
 def _lengths(seqs):
@@ -197,35 +235,109 @@ class ClusterSequences:
         return self.lengths.shape[0]
 
 
-def cluster_sequences(estimator, X, reset):
-    """X (a Dask array) validated block by block on the workers, kept there.
+def cluster_sequences(estimator, X):
+    """X (whole sequences per block) validated block by block on the workers, kept there.
 
-    With ``reset``, the input width is recorded from X's shape first (as the NumPy path
-    does from the array). Each block is then validated by the estimator's own NumPy
-    validation where it lies; a bad block fails the fit with the NumPy message, naming the
-    block.
+    Each block is validated by the estimator's own NumPy validation where it lies; a bad
+    block fails the fit with the NumPy message, naming the block.
 
     Returns
     -------
     ClusterSequences
     """
+    client = _client()
+    blocks = client.compute(_validation_tasks(estimator, X))
+    lengths = np.concatenate(client.gather(client.map(_lengths, blocks)))
+    return ClusterSequences(client, blocks, _block_rows(X), lengths,
+                            X.shape[2] if X.ndim == 3 else 1)
+
+
+@dataclass
+class StreamedSequences:
+    """Sequences read from a Dask array block by block, each time they are needed.
+
+    Nothing of X stays in memory between passes: ``blocks`` computes each block (from
+    disk, or on the workers with a ``distributed.Client``), validates it, and hands it over,
+    with the next one read in the background meanwhile, so at most three blocks are held at
+    once (the one in use, the next, and the one being read). The lengths, read once in a
+    first validation pass, tell ``fit`` the number of sequences and the longest.
+
+    Attributes
+    ----------
+    X : dask.array.Array
+        Chunked along the samples only.
+    estimator : estimator
+        Validates each block (``_validate_sequences`` with the recorded width).
+    rows : list of (int, int)
+    lengths : ndarray (N,) of int64
+    n_features : int
+    """
+
+    X: object
+    estimator: object
+    rows: list
+    lengths: np.ndarray
+    n_features: int
+    from_list = False
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+    def _read(self, index):
+        return _validate_block(self.X.blocks[index].compute(), self.estimator,
+                               block_index=index, rows=self.rows[index])
+
+    def blocks(self, order):
+        """Yield ``(rows, Sequences)`` for the blocks in ``order``, reading one ahead."""
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(self._read, order[0]) if len(order) else None
+            for position in range(len(order)):
+                seqs = pending.result()
+                if position + 1 < len(order):
+                    pending = reader.submit(self._read, order[position + 1])
+                yield self.rows[order[position]], seqs
+
+
+def streamed_sequences(estimator, X):
+    """X (whole sequences per block) checked in one validation pass, then streamed.
+
+    The pass fails on the first bad block (naming it) before any weight changes, and
+    returns only each block's lengths.
+
+    Returns
+    -------
+    StreamedSequences
+    """
     import dask
 
-    _check_fit_parameters(estimator)
-    client = _client()
-    X = whole_sequences(X)
-    # the NumPy validation of an all-zero sequence of X's shape: checks the number of
-    # dimensions and the width, and with ``reset`` records them
-    estimator._validate_sequences(np.zeros((1,) + X.shape[1:], dtype=X.dtype), reset)
-    validate = _NamingTheBlock(_validated_block)
-    bounds = np.cumsum((0,) + X.chunks[0])
-    rows = [(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
-    blocks = [client.compute(dask.delayed(validate)(block, estimator, block_index=index,
-                                                    rows=rows[index]))
-              for index, block in enumerate(X.to_delayed().ravel())]
-    lengths = np.concatenate(client.gather(client.map(_lengths, blocks)))
-    width = X.shape[2] if X.ndim == 3 else 1
-    return ClusterSequences(client, blocks, rows, lengths, width)
+    lengths = dask.compute(*[task.lengths for task in _validation_tasks(estimator, X)])
+    return StreamedSequences(X, estimator, _block_rows(X), np.concatenate(lengths),
+                             X.shape[2] if X.ndim == 3 else 1)
+
+
+def streamed_batches(seqs, Y, W, batch_size, rng, backend):
+    """One epoch of training batches from the blocks of ``seqs`` (StreamedSequences).
+
+    With ``rng`` (``shuffle=True``) the block order is shuffled, and within each block the
+    batches (of similar lengths, as in memory); a batch never mixes sequences of two
+    blocks, so blocks should each hold a random sample of the data.
+
+    Yields
+    ------
+    (Sequences, Y, W) where ``backend`` computes, and the batch's indices into them
+    """
+    order = np.arange(len(seqs.rows)) if rng is None else rng.permutation(len(seqs.rows))
+    for (start, stop), block in seqs.blocks(order):
+        where_computed = (block.to(backend), backend.asarray(Y[start:stop]),
+                          backend.asarray(W[start:stop]))
+        for indices in length_batches(block.lengths, batch_size, rng):
+            yield where_computed, indices
+
+
+def all_predictions_finite(estimator, seqs, backend):
+    """Whether the model predicts finite values on every streamed block."""
+    return all(np.isfinite(estimator._predict_linked(block, backend)).all()
+               for _, block in seqs.blocks(np.arange(len(seqs.rows))))
 
 
 @dataclass

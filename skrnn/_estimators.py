@@ -242,8 +242,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _validate_sequences(self, X, reset):
         """X in any accepted form -> ``Sequences``; records or checks the input width."""
-        if _dask.is_dask_array(X):  # fit on a Dask array: validated and kept on the workers
-            return _dask.cluster_sequences(self, X, reset)
+        if _dask.is_dask_array(X):  # fit on a Dask array: kept on the workers or streamed
+            return _dask.fit_sequences(self, X, reset)
         dtype = np.dtype(self.dtype)
         token_ids = self.embedding_dim is not None
         if is_regular_sequence_list(X) and not token_ids:
@@ -517,7 +517,9 @@ n_timesteps), or list of arrays
         batch_size = self._batch_size(n_samples)
         loss_fn = LOSSES[self._loss_name()][0]
         workspace = _network.Workspace(xp=backend.xp)
-        where_computed = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
+        streamed = isinstance(seqs, _dask.StreamedSequences)
+        if not streamed:
+            where_computed = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
         start_params = _copy_params(self.params_)
         epoch_params = start_params  # weights after the last complete epoch
         finite_params = start_params  # last weights whose forward pass gave a finite loss
@@ -527,11 +529,17 @@ n_timesteps), or list of arrays
                     if self.verbose else None)
         with _sigint_stops_after_batch() as interrupted:
             while stop is None and self.n_iter_ < last_epoch:
-                batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
+                shuffle_rng = rng if self.shuffle else None
+                if streamed:  # the blocks of a Dask array, read one by one
+                    batches = _dask.streamed_batches(seqs, Y, W, batch_size, shuffle_rng,
+                                                     backend)
+                else:
+                    batches = ((where_computed, indices) for indices
+                               in length_batches(seqs.lengths, batch_size, shuffle_rng))
                 accumulated_loss = 0.0
-                for indices in batches:
+                for batch_data, indices in batches:
                     evaluated = _copy_params(self.params_)
-                    batch_loss = self._train_batch(*where_computed, indices, loss_fn, rng,
+                    batch_loss = self._train_batch(*batch_data, indices, loss_fn, rng,
                                                    workspace, backend)
                     if batch_loss is None:
                         stop = "diverged"
@@ -562,7 +570,9 @@ n_timesteps), or list of arrays
                 self.params_, kept = epoch_params, f"the weights after epoch {self.n_iter_}"
             else:
                 self.params_, kept = finite_params, "the last weights with a finite loss"
-            if stop == "diverged" and not np.isfinite(self._predict_linked(seqs, backend)).all():
+            if stop == "diverged" and not (
+                    _dask.all_predictions_finite(self, seqs, backend) if streamed
+                    else np.isfinite(self._predict_linked(seqs, backend)).all()):
                 self.params_, kept = start_params, "the weights training started from"
             if stop == "diverged":
                 warnings.warn(f"Training diverged in epoch {self.n_iter_ + 1}: the loss, a "
@@ -870,8 +880,17 @@ def _sigint_stops_after_batch():
 
 
 def _set_writeable(params, writeable):
-    for value in params.values():
-        value.flags.writeable = writeable
+    """Lock the weights against writes, or unlock them for training.
+
+    An array unpickled from a read-only buffer (as Dask's workers pass an estimator from
+    task to task, e.g. under ``dask_ml.wrappers.Incremental``) cannot be unlocked: it is
+    replaced by a writeable copy.
+    """
+    for name, value in params.items():
+        try:
+            value.flags.writeable = writeable
+        except ValueError:
+            params[name] = value.copy()
 
 
 def _rows(values, seqs, per_step):
