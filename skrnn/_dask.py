@@ -153,8 +153,8 @@ def _client():
     try:
         from distributed import get_client
     except ImportError:
-        raise ImportError("solver='lbfgs' on a Dask array needs dask.distributed: pip install "
-                          "'dask[distributed]'.") from None
+        raise ImportError("solver='lbfgs' on a Dask array needs dask.distributed: "
+                          "pip install 'dask[distributed]'.") from None
     try:
         return get_client()
     except ValueError:
@@ -361,6 +361,12 @@ def _block_share(data, flat, problem):
                                         problem.normaliser, problem.batch_size, _backend.CPU)
 
 
+def _on_a_worker(value):
+    """``value`` as the result of a task: the scheduler keeps the task, so a worker lost
+    with the value has it recomputed (scattered data would be lost with it)."""
+    return value
+
+
 def _sum_shares(*shares):
     """Shares of the loss and gradient added in the order given (a fixed order: the
     result does not depend on which worker computed what)."""
@@ -376,7 +382,9 @@ class DistributedObjective:
     """``FullBatchObjective`` for sequences on a Dask cluster: the data term is summed
     over the workers.
 
-    Each call broadcasts the flat weights to the workers (one copy per worker), each block
+    Each call sends the flat weights to one worker as a task's result (the other workers
+    fetch them from there, one copy per worker; a task, not scattered data, so that Dask
+    recomputes it when its worker is lost), each block
     computes its share of the loss and gradient where it lies (``loss_and_gradient`` with
     the normaliser of all the data), and the shares are added pairwise in a tree of
     ``fan_in``-way sums on the workers, in a fixed order; only the sum (one loss and one
@@ -401,14 +409,14 @@ class DistributedObjective:
         self.client, self.layout, self.fan_in = seqs.client, layout, fan_in
         self.penalty_scale = alpha / len(seqs)
         normaliser = _lbfgs.data_normaliser(seqs, W, per_step=False)
-        self.problem = self.client.scatter(_Problem(layout, spec, normaliser, batch_size),
-                                           broadcast=True)
+        self.problem = self.client.submit(_on_a_worker,
+                                          _Problem(layout, spec, normaliser, batch_size))
         self.blocks = [self.client.submit(_training_block, block, Y[start:stop],
                                           W[start:stop], loss_fn, False)
                        for block, (start, stop) in zip(seqs.blocks, seqs.rows)]
 
     def __call__(self, flat):
-        weights = self.client.scatter(flat, broadcast=True)
+        weights = self.client.submit(_on_a_worker, flat)
         shares = [self.client.submit(_block_share, block, weights, self.problem)
                   for block in self.blocks]
         while len(shares) > 1:
