@@ -62,3 +62,12 @@ def test_char_language_model(tmp_path):
     model, unigram, alphabet = map(float, re.search(
         r"held-out perplexity ([0-9.]+), unigram ([0-9.]+), alphabet ([0-9]+)", line).groups())
     assert 1 < model < unigram < alphabet  # it learned more than the letters' frequencies
+
+
+@pytest.mark.slow
+def test_dask_scale_out(tmp_path):
+    pytest.importorskip("distributed")
+    line = _run("dask_scale_out.py", cwd=tmp_path)
+    r2 = float(re.search(r"lbfgs train R2 (-?[0-9.]+)", line).group(1))
+    first, last = map(float, re.search(r"adam loss ([0-9.]+) -> ([0-9.]+)", line).groups())
+    assert "n_sequences 2000" in line and r2 > 0 and last < first
