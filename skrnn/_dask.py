@@ -206,7 +206,21 @@ def _lengths(seqs):
 
 
 @dataclass
-class ClusterSequences:
+class _BlockSequences:
+    """What ``fit`` needs to know of sequences held in blocks: their number, lengths and
+    width, and where each block's rows are (the data themselves are elsewhere)."""
+
+    rows: list
+    lengths: np.ndarray
+    n_features: int
+    from_list = False
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+
+@dataclass
+class ClusterSequences(_BlockSequences):
     """Validated sequences held on a Dask cluster's workers, one ``Sequences`` per block.
 
     What ``fit`` needs on the calling machine (the number of sequences, their lengths and
@@ -224,15 +238,8 @@ class ClusterSequences:
     n_features : int
     """
 
-    client: object
-    blocks: list
-    rows: list
-    lengths: np.ndarray
-    n_features: int
-    from_list = False
-
-    def __len__(self):
-        return self.lengths.shape[0]
+    client: object = None
+    blocks: list = None
 
 
 def cluster_sequences(estimator, X):
@@ -248,12 +255,12 @@ def cluster_sequences(estimator, X):
     client = _client()
     blocks = client.compute(_validation_tasks(estimator, X))
     lengths = np.concatenate(client.gather(client.map(_lengths, blocks)))
-    return ClusterSequences(client, blocks, _block_rows(X), lengths,
-                            X.shape[2] if X.ndim == 3 else 1)
+    return ClusterSequences(_block_rows(X), lengths, X.shape[2] if X.ndim == 3 else 1,
+                            client=client, blocks=blocks)
 
 
 @dataclass
-class StreamedSequences:
+class StreamedSequences(_BlockSequences):
     """Sequences read from a Dask array block by block, each time they are needed.
 
     Nothing of X stays in memory between passes: ``blocks`` computes each block (from
@@ -273,15 +280,8 @@ class StreamedSequences:
     n_features : int
     """
 
-    X: object
-    estimator: object
-    rows: list
-    lengths: np.ndarray
-    n_features: int
-    from_list = False
-
-    def __len__(self):
-        return self.lengths.shape[0]
+    X: object = None
+    estimator: object = None
 
     def _read(self, index):
         return _validate_block(self.X.blocks[index].compute(), self.estimator,
@@ -311,8 +311,8 @@ def streamed_sequences(estimator, X):
     import dask
 
     lengths = dask.compute(*[task.lengths for task in _validation_tasks(estimator, X)])
-    return StreamedSequences(X, estimator, _block_rows(X), np.concatenate(lengths),
-                             X.shape[2] if X.ndim == 3 else 1)
+    return StreamedSequences(_block_rows(X), np.concatenate(lengths),
+                             X.shape[2] if X.ndim == 3 else 1, X=X, estimator=estimator)
 
 
 def streamed_batches(seqs, Y, W, batch_size, rng, backend):
