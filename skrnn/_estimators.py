@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _backend, _lbfgs, _memory, _network
+from . import _backend, _dask, _lbfgs, _memory, _network
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES, batch_loss_grad
 from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
@@ -242,6 +242,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _validate_sequences(self, X, reset):
         """X in any accepted form -> ``Sequences``; records or checks the input width."""
+        if _dask.is_dask_array(X):  # fit on a Dask array: kept on the workers or streamed
+            return _dask.fit_sequences(self, X, reset)
         dtype = np.dtype(self.dtype)
         token_ids = self.embedding_dim is not None
         if is_regular_sequence_list(X) and not token_ids:
@@ -515,7 +517,9 @@ n_timesteps), or list of arrays
         batch_size = self._batch_size(n_samples)
         loss_fn = LOSSES[self._loss_name()][0]
         workspace = _network.Workspace(xp=backend.xp)
-        where_computed = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
+        streamed = isinstance(seqs, _dask.StreamedSequences)
+        if not streamed:
+            where_computed = (seqs.to(backend), backend.asarray(Y), backend.asarray(W))
         start_params = _copy_params(self.params_)
         epoch_params = start_params  # weights after the last complete epoch
         finite_params = start_params  # last weights whose forward pass gave a finite loss
@@ -525,11 +529,17 @@ n_timesteps), or list of arrays
                     if self.verbose else None)
         with _sigint_stops_after_batch() as interrupted:
             while stop is None and self.n_iter_ < last_epoch:
-                batches = length_batches(seqs.lengths, batch_size, rng if self.shuffle else None)
+                shuffle_rng = rng if self.shuffle else None
+                if streamed:  # the blocks of a Dask array, read one by one
+                    batches = _dask.streamed_batches(seqs, Y, W, batch_size, shuffle_rng,
+                                                     backend)
+                else:
+                    batches = ((where_computed, indices) for indices
+                               in length_batches(seqs.lengths, batch_size, shuffle_rng))
                 accumulated_loss = 0.0
-                for indices in batches:
+                for batch_data, indices in batches:
                     evaluated = _copy_params(self.params_)
-                    batch_loss = self._train_batch(*where_computed, indices, loss_fn, rng,
+                    batch_loss = self._train_batch(*batch_data, indices, loss_fn, rng,
                                                    workspace, backend)
                     if batch_loss is None:
                         stop = "diverged"
@@ -560,7 +570,9 @@ n_timesteps), or list of arrays
                 self.params_, kept = epoch_params, f"the weights after epoch {self.n_iter_}"
             else:
                 self.params_, kept = finite_params, "the last weights with a finite loss"
-            if stop == "diverged" and not np.isfinite(self._predict_linked(seqs, backend)).all():
+            if stop == "diverged" and not (
+                    _dask.all_predictions_finite(self, seqs, backend) if streamed
+                    else np.isfinite(self._predict_linked(seqs, backend)).all()):
                 self.params_, kept = start_params, "the weights training started from"
             if stop == "diverged":
                 warnings.warn(f"Training diverged in epoch {self.n_iter_ + 1}: the loss, a "
@@ -591,11 +603,17 @@ n_timesteps), or list of arrays
         """
         seqs, Y, W = train
         layout = _lbfgs.ParamLayout(self.params_)
-        data = _lbfgs.TrainingData(seqs.to(backend), backend.asarray(Y), backend.asarray(W),
-                                   LOSSES[self._loss_name()][0], self.return_sequences)
-        objective = _lbfgs.FullBatchObjective(
-            layout, self._spec, data, _lbfgs.data_normaliser(seqs, W, self.return_sequences),
-            self.alpha, self._batch_size(len(seqs)), backend)
+        loss_fn = LOSSES[self._loss_name()][0]
+        if isinstance(seqs, _dask.ClusterSequences):
+            objective = _dask.DistributedObjective(layout, self._spec, seqs, Y, W, loss_fn,
+                                                   self.alpha, self._batch_size(len(seqs)))
+        else:
+            data = _lbfgs.TrainingData(seqs.to(backend), backend.asarray(Y),
+                                       backend.asarray(W), loss_fn, self.return_sequences)
+            objective = _lbfgs.FullBatchObjective(
+                layout, self._spec, data,
+                _lbfgs.data_normaliser(seqs, W, self.return_sequences), self.alpha,
+                self._batch_size(len(seqs)), backend)
         progress = (EpochProgress(self.max_iter, type(self).__name__, unit="iteration")
                     if self.verbose else None)
         first_iteration = self.n_iter_
@@ -862,8 +880,17 @@ def _sigint_stops_after_batch():
 
 
 def _set_writeable(params, writeable):
-    for value in params.values():
-        value.flags.writeable = writeable
+    """Lock the weights against writes, or unlock them for training.
+
+    An array unpickled from a read-only buffer (as Dask's workers pass an estimator from
+    task to task, e.g. under ``dask_ml.wrappers.Incremental``) cannot be unlocked: it is
+    replaced by a writeable copy.
+    """
+    for name, value in params.items():
+        try:
+            value.flags.writeable = writeable
+        except ValueError:
+            params[name] = value.copy()
 
 
 def _rows(values, seqs, per_step):
@@ -1123,8 +1150,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             With ``return_sequences``: one row per valid step of each sequence, stacked into
             (n_samples, n_timesteps[, n_outputs]) when all sequences have one length and X
-            was an array, else a list of per-sequence arrays.
+            was an array, else a list of per-sequence arrays. For a Dask array X, a lazy
+            Dask array computed block by block.
         """
+        if _dask.is_dask_array(X):
+            return _dask.map_samples(self, "predict", X)
         seqs = self._checked_sequences(X)
         rows = self._predictions(self._predict_linked(seqs))
         return self._per_sequence(rows, seqs) if self.return_sequences else rows
@@ -1147,6 +1177,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         -------
         score : float
         """
+        if _dask.is_dask_array(X):
+            return _dask.score(self, X, y, sample_weight, r2_score)
         if not self.return_sequences:
             return super().score(X, y, sample_weight)
         seqs = self._checked_sequences(X)
@@ -1374,8 +1406,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             With ``return_sequences``: one label per valid step (see ``RNNRegressor.predict``
-            for the stacking rule).
+            for the stacking rule). For a Dask array X, a lazy Dask array.
         """
+        if _dask.is_dask_array(X):
+            return _dask.map_samples(self, "predict", X)
         seqs = self._checked_sequences(X)
         labels = self._predictions(self._predict_linked(seqs))
         return self._per_sequence(labels, seqs) if self.return_sequences else labels
@@ -1401,8 +1435,11 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             For multilabel targets, the probability of each label. With
-            ``return_sequences``, one row per valid step (stacked or a list).
+            ``return_sequences``, one row per valid step (stacked or a list). For a Dask
+            array X, a lazy Dask array.
         """
+        if _dask.is_dask_array(X):
+            return _dask.map_samples(self, "predict_proba", X)
         seqs = self._checked_sequences(X)
         proba = self._probabilities(self._predict_linked(seqs))
         return self._per_sequence(proba, seqs) if self.return_sequences else proba
@@ -1436,6 +1473,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         -------
         score : float
         """
+        if _dask.is_dask_array(X):
+            return _dask.score(self, X, y, sample_weight, accuracy_score)
         if not self.return_sequences:
             return super().score(X, y, sample_weight)
         seqs = self._checked_sequences(X)

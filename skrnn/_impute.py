@@ -7,6 +7,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
+from . import _dask
 from ._preprocessing import SequenceTransformer
 
 
@@ -173,6 +174,8 @@ class SequenceImputer(SequenceTransformer):
             ``add_indicator`` is set and some feature had missing values in ``fit``
         """
         check_is_fitted(self, "statistics_")
+        if _dask.is_dask_array(X):  # lazily, block by block
+            return _dask.map_samples(self, "transform", X)
         seqs, form = self._sequences(X, reset=False)
         observed = self._observed(seqs)
         if self.strategy == "ffill":

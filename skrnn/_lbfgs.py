@@ -160,13 +160,22 @@ class FullBatchObjective:
         loss, gradient = loss_and_gradient(flat, self.layout, self.spec, self.data,
                                            self.normaliser, self.batch_size, self.backend,
                                            self.workspace)
-        if self.penalty_scale > 0:
-            weights = np.where(self.layout.weight_mask, flat, 0.0)
-            loss += 0.5 * self.penalty_scale * float(weights @ weights)
-            gradient += self.penalty_scale * weights
-        if not (np.isfinite(loss) and np.isfinite(gradient).all()):
-            return np.inf, np.zeros_like(gradient)
-        return loss, gradient
+        return penalised(loss, gradient, flat, self.layout, self.penalty_scale)
+
+
+def penalised(loss, gradient, flat, layout, penalty_scale):
+    """The data loss and gradient plus the L2 penalty; non-finite ones as an infinite loss.
+
+    ``FullBatchObjective``'s second half, shared with the distributed objective
+    (``_dask.DistributedObjective``), whose data term comes back from the workers.
+    """
+    if penalty_scale > 0:
+        weights = np.where(layout.weight_mask, flat, 0.0)
+        loss += 0.5 * penalty_scale * float(weights @ weights)
+        gradient += penalty_scale * weights
+    if not (np.isfinite(loss) and np.isfinite(gradient).all()):
+        return np.inf, np.zeros_like(gradient)
+    return loss, gradient
 
 
 class _Stop(Exception):

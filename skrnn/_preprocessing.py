@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._sequences import is_regular_sequence_list, sequences_from_input
 
 
@@ -151,6 +152,9 @@ class SequenceScaler(OneToOneFeatureMixin, SequenceTransformer):
 
     def _apply(self, X, forward):
         check_is_fitted(self, "scale_")
+        if _dask.is_dask_array(X):  # lazily, block by block
+            return _dask.map_samples(self, "transform" if forward else "inverse_transform",
+                                     X)
         seqs, form = self._sequences(X, reset=False)
         offset = 0.0 if self.method == "standard" else self.feature_range[0]
         if forward:

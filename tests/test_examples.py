@@ -72,3 +72,12 @@ def test_onnx_deployment(tmp_path):
     line = _run("onnx_deployment.py", "--out", str(tmp_path), cwd=tmp_path)
     assert re.search(r"ONNX Runtime [0-9]+ us", line)
     assert (tmp_path / "digits_gru.onnx").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_dask_scale_out(tmp_path):
+    pytest.importorskip("distributed")
+    line = _run("dask_scale_out.py", cwd=tmp_path)
+    r2 = float(re.search(r"lbfgs train R2 (-?[0-9.]+)", line).group(1))
+    first, last = map(float, re.search(r"adam loss ([0-9.]+) -> ([0-9.]+)", line).groups())
+    assert "n_sequences 2000" in line and r2 > 0 and last < first
