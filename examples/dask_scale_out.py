@@ -1,5 +1,7 @@
-"""Beyond one machine with Dask: a distributed lbfgs fit, a streamed adam fit and lazy
-prediction, on a LocalCluster (the same code runs on any Dask cluster: pass its address).
+"""Beyond one machine with Dask: a distributed lbfgs fit, a streamed fit, lazy prediction.
+=======================================================================================
+
+On a LocalCluster; the same code runs on any Dask cluster: pass its address.
 
     python examples/dask_scale_out.py --quick
     python examples/dask_scale_out.py --workers 2 --n-sequences 200000
@@ -27,7 +29,7 @@ def _peak_rss_mb():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run (seconds)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--n-sequences", type=int, default=20_000)
