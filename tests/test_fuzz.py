@@ -163,6 +163,21 @@ def test_estimators_work_or_raise_a_clear_error(problem):
             warnings.simplefilter("ignore")  # R^2 of one sample: NaN, as scikit-learn says
             score = est.score(X, y)
         assert np.isfinite(score) or (not classifier and len(X) < 2)
+    if isinstance(X_new, np.ndarray) and X_new.ndim in (2, 3) and X_new.dtype.kind == "f":
+        _predict_on_dask(est, X_new, predicted)
+
+
+def _predict_on_dask(est, X, predicted):
+    """The same X as a Dask array of blocks of 1-3 sequences: the same predictions, or a
+    clear error when it is read."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    lazy = da.from_array(X, chunks=(max(1, len(X) // 2),) + X.shape[1:])
+    with dask.config.set(scheduler="synchronous"):
+        result = _outcome("estimators on Dask", lambda: np.asarray(est.predict(lazy)))
+    if result is not None and predicted is not None:
+        np.testing.assert_array_equal(result, np.asarray(predicted))
 
 
 # ------------------------------------------------------------------------------ transformers
@@ -391,10 +406,12 @@ def test_streaming_works_or_raises_a_clear_error(problem):
 def test_every_fuzzed_api_both_worked_and_raised():
     """No fuzz test above is all error paths or all happy paths (runs after them, in file
     order); prints the counts."""
-    apis = {api for api, _ in OUTCOMES if ":" not in api}
+    apis = {api for api, _ in OUTCOMES if ":" not in api and "Dask" not in api}
     if not apis:
         pytest.skip("run together with the fuzz tests")
     for api in sorted(apis):
         worked, raised = OUTCOMES[api, "worked"], OUTCOMES[api, "raised"]
         print(f"{api}: {worked} worked, {raised} raised a clear error")
         assert worked >= 0.2 * (worked + raised) and raised >= 0.1 * (worked + raised), api
+    on_dask = OUTCOMES["estimators on Dask", "worked"], OUTCOMES["estimators on Dask", "raised"]
+    print(f"predict on Dask arrays: {on_dask[0]} worked, {on_dask[1]} raised a clear error")
