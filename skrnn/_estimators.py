@@ -119,7 +119,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _targets(self, y, seqs, sample_weight, first_call, classes=None):
-        """Encode y: (Y, W) with Y (N, k) or (N, T, k) float and W (N,) or (N, T)."""
+        """Encode y: (Y, W) with W (N,) or (N, T) and Y (N, k) or (N, T, k) float, or for
+        multiclass (N,) or (N, T) class indices (-1 at padded steps)."""
 
     @abstractmethod
     def _loss_name(self):
@@ -350,7 +351,7 @@ n_timesteps), or list of arrays
         spec = _network.NetworkSpec(
             cell=self.cell,
             n_features=self.embedding_dim if self.embedding_dim is not None else seqs.n_features,
-            hidden_layer_sizes=self._hidden_sizes(), n_outputs=Y.shape[-1],
+            hidden_layer_sizes=self._hidden_sizes(), n_outputs=self.n_outputs_,
             activation=self.activation, bidirectional=self.bidirectional,
             return_sequences=self.return_sequences,
             vocab_size=getattr(self, "vocab_size_", None) if self.embedding_dim else None,
@@ -604,35 +605,36 @@ n_timesteps), or list of arrays
 
     # ---------------------------------------------------------------- prediction
 
-    def _predict_raw(self, seqs, backend=None):
-        """Head output for every sequence, in input order, computed by ``backend`` (by
-        default the one ``device`` picks for this many sequences).
+    def _predict_linked(self, seqs, backend=None):
+        """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences,
+        sequence after sequence in input order; computed by ``backend`` (by default the one
+        ``device`` picks for this many sequences).
 
-        Returns (N, k), or with ``return_sequences`` (N, T, k) with zeros at padded steps.
+        Computed in the model's dtype and returned in float64, as scikit-learn expects,
+        batch by batch into the output: besides it, nothing is the size of all the
+        predictions (a per-step head of 30,000 classes makes 30,000 values a step).
         """
         if backend is None:
             backend = self._backend_for(len(seqs))
-        n_outputs = self.params_["head.bias"].shape[0]
-        dtype = self.params_["head.bias"].dtype
-        if self.return_sequences:
-            out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
-        else:
-            out = np.empty((len(seqs), n_outputs), dtype)
+        n_rows = int(seqs.lengths.sum()) if self.return_sequences else len(seqs)
+        out = np.empty((n_rows, self.params_["head.bias"].shape[0]))
         # one sequence on the CPU: BLAS would not thread anyway, and limiting it costs more
         # than the call
         one_on_cpu = backend is _backend.CPU and len(seqs) == 1
         with contextlib.nullcontext() if one_on_cpu else backend.training_context():
-            self._predict_raw_into(seqs, out, backend)
+            self._predict_linked_into(seqs, out, backend)
         return out
 
-    def _predict_raw_into(self, seqs, out, backend):
-        """Fill ``out`` (see ``_predict_raw``) batch by batch, batches of similar length."""
+    def _predict_linked_into(self, seqs, out, backend):
+        """Fill ``out`` (see ``_predict_linked``) batch by batch, batches of similar length."""
         if backend is _backend.CPU:
             params, prepared = self.params_, self._prediction_weights()
         else:  # the weights go over once (during a fit on a device, they are already there)
             params = {name: backend.asarray(value) for name, value in self.params_.items()}
             prepared = None
+        link = LOSSES[self._loss_name()][1]
         n = len(seqs)
+        first_rows = np.cumsum(seqs.lengths) - seqs.lengths  # of each sequence's steps in out
         # one batch: all of them, a slice (no sort, no gather); a sequence's prediction does
         # not depend on the others in its batch
         batches = ([slice(0, n)] if n <= _PREDICT_BATCH_SIZE
@@ -642,11 +644,12 @@ n_timesteps), or list of arrays
             raw = backend.to_numpy(_network.predict(
                 self._spec, params, backend.asarray(data), backend.asarray(lengths),
                 prepared, backend))
-            if self.return_sequences:
-                raw = np.swapaxes(raw, 0, 1)
-                out[indices, :raw.shape[1]] = raw * _valid_steps(lengths, raw.shape[1]).T[:, :, None]
-            else:
-                out[indices] = raw
+            rows = indices
+            if self.return_sequences:  # (T, B, k): the valid steps, sequence by sequence
+                raw = np.swapaxes(raw, 0, 1)[_valid_steps(lengths, raw.shape[0]).T]
+                rows = (np.repeat(first_rows[indices] - (np.cumsum(lengths) - lengths), lengths)
+                        + np.arange(raw.shape[0]))
+            out[rows] = link(raw.astype(np.float64))
 
     def _cache_prediction_weights(self):
         """Keep the weights as the prediction kernels read them (after fit/unpickling).
@@ -694,13 +697,6 @@ n_timesteps), or list of arrays
             _set_writeable(self.params_, False)
             self._cache_prediction_weights()
 
-    def _predict_linked(self, seqs, backend=None):
-        """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""
-        raw = self._predict_raw(seqs, backend)
-        link = LOSSES[self._loss_name()][1]
-        # computed in the model's dtype; returned in float64 as scikit-learn expects
-        return link(_rows(raw, seqs, self.return_sequences).astype(np.float64))
-
     def _checked_sequences(self, X):
         if "params_" not in self.__dict__:  # (check_is_fitted alone costs 3 us a predict)
             check_is_fitted(self, "params_")
@@ -712,10 +708,9 @@ n_timesteps), or list of arrays
 
         A stacked array when all sequences have one length and X was an array, else a list.
         """
-        pieces = np.split(rows, np.cumsum(seqs.lengths)[:-1])
         if not seqs.from_list and not seqs.is_ragged():
-            return np.stack(pieces)
-        return pieces
+            return rows.reshape((len(seqs), -1) + rows.shape[1:])  # (a view: no copy)
+        return np.split(rows, np.cumsum(seqs.lengths)[:-1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -762,8 +757,19 @@ def _batch_loss(loss_fn, y, w, lengths, n_steps, per_step, xp):
     rows ``rows`` (a slice) as their share of the batch's weighted average, and its gradient.
 
     ``y`` and ``w`` are the batch's targets and sample weights, per sequence or, with
-    ``per_step``, per step (B, T, ...); per-step losses count the valid steps only.
+    ``per_step``, per step (B, T, ...); per-step losses count the valid steps only. Integer
+    ``y`` holds class indices (-1 at padded steps) for ``softmax_log_loss``, which then
+    reads the head's output of every step in place and writes its gradient over it.
     """
+    if y.dtype.kind in "iu":
+        if per_step:
+            valid = _valid_steps(lengths, n_steps, xp)  # (T, B)
+            y, w = xp.swapaxes(y[:, :n_steps], 0, 1), xp.swapaxes(w[:, :n_steps], 0, 1)
+            normaliser = batch_normaliser(w[valid])
+            return lambda raw, rows: loss_fn(y[:, rows], raw, w[:, rows], normaliser,
+                                             in_place=True)
+        normaliser = batch_normaliser(w)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser, in_place=True)
     if not per_step:
         normaliser = batch_normaliser(w)
         return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser)
@@ -793,9 +799,9 @@ def _subset(seqs, Y, W, indices):
     return sub, Y[indices], W[indices]
 
 
-def _pad_rows(rows, seqs):
-    """Rows over valid steps -> (N, T, ...) zero-padded."""
-    out = np.zeros((len(seqs), seqs.data.shape[1]) + rows.shape[1:], dtype=rows.dtype)
+def _pad_rows(rows, seqs, fill=0):
+    """Rows over valid steps -> (N, T, ...), ``fill`` at padded steps."""
+    out = np.full((len(seqs), seqs.data.shape[1]) + rows.shape[1:], fill, dtype=rows.dtype)
     out[seqs.step_mask()] = rows
     return out
 
@@ -1176,15 +1182,26 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             if len(unseen):
                 raise ValueError(f"y contains labels {list(unseen)} not seen in the first "
                                  f"fit (classes_={list(self.classes_)}).")
-        Y = self._label_binarizer.transform(labels).astype(self.dtype)
+        Y = self._encode_labels(labels)
         class_weight = self.class_weight
         weights = (np.repeat(sample_weight, seqs.lengths) if self.return_sequences
                    else sample_weight)
         if class_weight is not None:
             weights = weights * compute_sample_weight(class_weight, labels)
         if self.return_sequences:
-            return _pad_rows(Y, seqs), _pad_rows(weights, seqs)
+            return _pad_rows(Y, seqs, fill=-1 if Y.ndim == 1 else 0), _pad_rows(weights, seqs)
         return Y, weights
+
+    def _encode_labels(self, labels):
+        """Multiclass labels as class indices (int64), others as indicator rows (float)."""
+        if self._target_type != "multiclass":
+            return self._label_binarizer.transform(labels).astype(self.dtype)
+        indices = np.searchsorted(self.classes_, labels)
+        found = self.classes_[np.minimum(indices, len(self.classes_) - 1)] == labels
+        if not found.all():  # labels outside ``classes`` given to the first partial_fit
+            raise ValueError(f"y contains labels {list(np.unique(labels[~found]))} not in "
+                             f"classes_={list(self.classes_)}.")
+        return indices.astype(np.int64)
 
     def _fit_label_binarizer(self, labels, classes=None):
         self._label_binarizer = LabelBinarizer()
@@ -1223,7 +1240,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def _stratify(self, Y):
         if self.return_sequences or self._target_type == "multilabel-indicator":
             return None
-        return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+        return Y if Y.ndim == 1 else Y[:, 0]  # class indices, or the binary indicator
 
     def _decode(self, proba_rows):
         if self._target_type == "multilabel-indicator":
@@ -1235,9 +1252,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def _encoded_score(self, y_pred, Y):
         if self._target_type == "multilabel-indicator":
             return accuracy_score(Y > 0.5, y_pred > 0.5)
-        if Y.shape[1] == 1:
-            return accuracy_score(Y[:, 0] > 0.5, y_pred[:, 0] > 0.5)
-        return accuracy_score(Y.argmax(axis=1), y_pred.argmax(axis=1))
+        if Y.ndim == 1:  # class indices
+            return accuracy_score(Y, y_pred.argmax(axis=1))
+        return accuracy_score(Y[:, 0] > 0.5, y_pred[:, 0] > 0.5)
 
     def predict(self, X):
         """Predict class labels for the sequences in X.

@@ -9,13 +9,16 @@ their share of the batch's loss:
 - squared error: sum_i w_i * sum_k (y_ik - raw_ik)^2 / (2 k sum_i w_i), i.e. MLP's
   mean((y - y_pred)^2) / 2 over all entries when the weights are equal;
 - log-loss with sigmoid links (binary, multilabel): summed over labels, averaged over rows;
-- log-loss with a softmax link (multiclass): averaged over rows.
+- log-loss with a softmax link (multiclass): averaged over rows. Its targets are class
+  indices, not one-hot rows: with thousands of classes (a language model's vocabulary) the
+  one-hot rows would be as large as the logits.
 """
 
 import numpy as np
 from scipy import special
 
 from ._backend import array_module
+from ._kernels._softmax import softmax_cross_entropy
 
 
 class _ArraySpecial:
@@ -73,15 +76,44 @@ def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None):
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def softmax_log_loss(y_true, raw, sample_weight, normaliser=None):
-    """Categorical cross-entropy of a softmax over the outputs (y_true one-hot)."""
-    sp = _special(raw)
+def softmax_log_loss(y_true, raw, sample_weight, normaliser=None, in_place=False):
+    """Categorical cross-entropy of a softmax over the last axis of ``raw``.
+
+    ``y_true`` holds class indices of shape ``raw.shape[:-1]`` (a negative index marks a
+    row that does not count: a padded step), or one-hot rows of ``raw``'s shape. With
+    ``in_place`` the gradient overwrites ``raw`` (the head's output of a training chunk,
+    not needed afterwards): nothing of the logits' size is allocated. On NumPy arrays the
+    log-sum-exp, the loss and the gradient are one compiled pass over each row
+    (``_kernels._softmax``).
+    """
+    if y_true.ndim == raw.ndim:  # one-hot rows
+        y_true = y_true.argmax(axis=-1)
     if normaliser is None:
         normaliser = batch_normaliser(sample_weight)
-    per_row = -(y_true * sp.log_softmax(raw, axis=1)).sum(axis=1)
-    loss = float((sample_weight * per_row).sum() / normaliser)
-    d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None] / normaliser)
-    return loss, d_raw.astype(raw.dtype, copy=False)
+    if array_module(raw) is not np:
+        return _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser)
+    if not (in_place and raw.flags.c_contiguous):
+        raw = np.array(raw, order="C")
+    total = softmax_cross_entropy(raw.reshape(-1, raw.shape[-1]),
+                                  np.ascontiguousarray(y_true, dtype=np.int64).reshape(-1),
+                                  np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1),
+                                  1.0 / normaliser)
+    return float(total / normaliser), raw
+
+
+def _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser):
+    """``softmax_log_loss`` by whole-array operations, for array modules Numba cannot read
+    (CuPy): the same loss and gradient, with temporaries of the logits' size."""
+    xp = array_module(raw)
+    counts = y_true >= 0
+    classes = xp.where(counts, y_true, 0).reshape(-1)
+    step = (xp.where(counts, sample_weight, 0) / normaliser).reshape(-1)
+    log_proba = _special(raw).log_softmax(raw.reshape(-1, raw.shape[-1]), axis=1)
+    rows = xp.arange(classes.shape[0])
+    loss = float(-(step * log_proba[rows, classes]).sum())
+    d_raw = xp.exp(log_proba) * step[:, None]
+    d_raw[rows, classes] -= step
+    return loss, d_raw.astype(raw.dtype, copy=False).reshape(raw.shape)
 
 
 def identity(raw):
