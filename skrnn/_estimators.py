@@ -32,6 +32,9 @@ from ._sequences import is_regular_sequence_list, length_batches, sequences_from
 from ._version import PICKLE_FORMAT, __version__
 
 _PREDICT_BATCH_SIZE = 256
+# head outputs one prediction batch may hold (64 MB in float32): a per-step head over
+# 30,000 classes predicts 100-step sequences 5 at a time, not 256 (3 GB of logits)
+_PREDICT_OUTPUT_VALUES = 2 ** 24
 
 # device="auto" trains on a GPU from this hidden size and batch size on (and predicts on it
 # from this many sequences). Measured on an H100 against skrnn's CPU path on 16 cores, at
@@ -635,10 +638,14 @@ n_timesteps), or list of arrays
         link = LOSSES[self._loss_name()][1]
         n = len(seqs)
         first_rows = np.cumsum(seqs.lengths) - seqs.lengths  # of each sequence's steps in out
+        batch_size = _PREDICT_BATCH_SIZE
+        if self.return_sequences:
+            steps_outputs = seqs.data.shape[1] * out.shape[1]
+            batch_size = max(1, min(batch_size, _PREDICT_OUTPUT_VALUES // steps_outputs))
         # one batch: all of them, a slice (no sort, no gather); a sequence's prediction does
         # not depend on the others in its batch
-        batches = ([slice(0, n)] if n <= _PREDICT_BATCH_SIZE
-                   else length_batches(seqs.lengths, _PREDICT_BATCH_SIZE))
+        batches = ([slice(0, n)] if n <= batch_size
+                   else length_batches(seqs.lengths, batch_size))
         for indices in batches:
             data, lengths = seqs.batch(indices)
             raw = backend.to_numpy(_network.predict(

@@ -132,28 +132,33 @@ def _relu_overload(x):
     return None
 
 
+_TANH, _SIGMOID, _EXP = 0, 1, 2
+
+
 @njit(**JIT_OPTIONS)
+def _apply(x, out, function):
+    """``out[...] = f(x)`` elementwise for the kernels' ``function`` (one of the codes)."""
+    flat_x = x.ravel()
+    flat_out = out.reshape(flat_x.shape[0])
+    for i in range(flat_x.shape[0]):
+        if function == _TANH:
+            flat_out[i] = tanh(flat_x[i])
+        elif function == _SIGMOID:
+            flat_out[i] = sigmoid(flat_x[i])
+        else:
+            flat_out[i] = exp(flat_x[i])
+
+
 def apply_tanh(x, out):
     """``out[...] = tanh(x)`` elementwise with the kernels' tanh (used by the tests)."""
-    flat_x = x.ravel()
-    flat_out = out.reshape(flat_x.shape[0])
-    for i in range(flat_x.shape[0]):
-        flat_out[i] = tanh(flat_x[i])
+    _apply(x, out, _TANH)
 
 
-@njit(**JIT_OPTIONS)
-def apply_exp(x, out):
-    """``out[...] = exp(x)`` elementwise with the kernels' exp (used by the tests)."""
-    flat_x = x.ravel()
-    flat_out = out.reshape(flat_x.shape[0])
-    for i in range(flat_x.shape[0]):
-        flat_out[i] = exp(flat_x[i])
-
-
-@njit(**JIT_OPTIONS)
 def apply_sigmoid(x, out):
     """``out[...] = sigmoid(x)`` elementwise with the kernels' sigmoid (used by the tests)."""
-    flat_x = x.ravel()
-    flat_out = out.reshape(flat_x.shape[0])
-    for i in range(flat_x.shape[0]):
-        flat_out[i] = sigmoid(flat_x[i])
+    _apply(x, out, _SIGMOID)
+
+
+def apply_exp(x, out):
+    """``out[...] = exp(x)`` elementwise with the kernels' exp (used by the tests)."""
+    _apply(x, out, _EXP)
