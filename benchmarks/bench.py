@@ -17,7 +17,16 @@ Sections, each printed as a table and saved to ``<out>/bench.json``:
               sliding windows; RMSE on the last 20% next to a naive last-value forecast and
               ridge regression on the same windows (the networks stop early on 10% of the
               training windows).
-5. streaming  the latency of one step pushed into a ``Stream`` next to PyTorch's cell
+5. data path  ragged lists at scale: 100,000 sequences of 10-100 steps (8 features) as a
+              list and as the same values in a NaN-padded 3-D array: ingest time per
+              sequence (validation and packing) next to a plain copy of the values, one
+              epoch of ``fit`` and a ``predict`` (LSTM-32, batch 256), each the best of two
+              runs taken in alternating order.
+              Then a per-step language model (token ids, ``embedding_dim=32``, GRU-128,
+              2,000 classes, 512 sequences of 50 tokens, batch 200) against PyTorch's
+              ``nn.Embedding`` + ``nn.GRU`` + ``nn.Linear`` with ``cross_entropy`` (Adam,
+              gradient clipping at 5 as skrnn does), the median of three epochs each.
+6. streaming  the latency of one step pushed into a ``Stream`` next to PyTorch's cell
               modules with a carried state, and tokens per second of ``generate`` next to
               sampling from nn.Embedding + nn.GRU + nn.Linear.
 
@@ -237,7 +246,7 @@ def bench_speed(quick, threads, torch):
                 runs=fits, matmul_peak_gflops=peak, results=records)
 
 
-# ------------------------------------------------------------------------------ 5. streaming
+# ------------------------------------------------------------------------------ 6. streaming
 
 
 def per_call_time(fn, calls, repeats=5):
@@ -315,7 +324,7 @@ def bench_streaming(quick, torch):
     columns = ["cell", "hidden", "skrnn us/step"]
     if torch is not None:
         columns += ["torch us/step", "speed-up"]
-    print_table(f"5. Streaming: one step of {features} features pushed into a Stream (a "
+    print_table(f"6. Streaming: one step of {features} features pushed into a Stream (a "
                 "regressor, one layer) next to PyTorch's RNNCell/LSTMCell/GRUCell and Linear "
                 "head with a carried state, no_grad", columns, rows)
 
@@ -588,6 +597,122 @@ def write_plots(results, out):
     return written
 
 
+# ------------------------------------------------------------------------------ 5. data path
+
+
+def best_time(fn, repeats):
+    return min(median_time(fn, 1) for _ in range(repeats))
+
+
+def bench_ragged(quick):
+    """Ingest, one epoch of fit and predict: a ragged list against the NaN-padded array."""
+    from skrnn._sequences import sequences_from_input
+
+    n = 5_000 if quick else 100_000
+    rng = np.random.default_rng(0)
+    X_list = [rng.standard_normal((t, 8)).astype(np.float32)
+              for t in rng.integers(10, 101, size=n)]
+    X_padded = np.full((n, 100, 8), np.nan, np.float32)
+    for i, seq in enumerate(X_list):
+        X_padded[i, :len(seq)] = seq
+    y = rng.standard_normal(n).astype(np.float32)
+    params = dict(hidden_layer_sizes=(32,), batch_size=256, max_iter=1, random_state=0)
+    copy_s = best_time(lambda: np.concatenate(X_list), 3)
+    forms = {"list": X_list, "3-D array": X_padded}
+    record = dict(n=n, copy_us_per_sequence=copy_s / n * 1e6)
+    fit_s, predict_s = {form: [] for form in forms}, {form: [] for form in forms}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # untimed first fits: compiling, and the first touch of fresh memory (on the VM
+        # measured, a first 320 MB cost 0.7 s more than the next)
+        models = {form: RNNRegressor(**params).fit(X, y) for form, X in forms.items()}
+        for order in (("list", "3-D array"), ("3-D array", "list")):  # neither always first
+            for form in order:
+                X = forms[form]
+                fit_s[form].append(median_time(lambda: RNNRegressor(**params).fit(X, y), 1))
+                predict_s[form].append(median_time(lambda: models[form].predict(X), 1))
+    rows = []
+    for form, X in forms.items():
+        ingest_s = best_time(lambda: sequences_from_input(X, np.float32), 3)
+        record[form] = dict(ingest_us_per_sequence=ingest_s / n * 1e6,
+                            fit_epoch_s=min(fit_s[form]), predict_s=min(predict_s[form]))
+        rows.append([form, f"{ingest_s / n * 1e6:.2f}", f"{min(fit_s[form]):.2f}",
+                     f"{min(predict_s[form]):.2f}"])
+    array = record["3-D array"]
+    rows.append(["list / array", "", f"{record['list']['fit_epoch_s'] / array['fit_epoch_s']:.2f}x",
+                 f"{record['list']['predict_s'] / array['predict_s']:.2f}x"])
+    print_table(f"5. Data path: {n} ragged sequences of 10-100 steps x 8 features, LSTM-32, "
+                f"batch 256, float32; best of 2 (ingest: of 3); a plain copy of the values "
+                f"takes {copy_s / n * 1e6:.2f} us/sequence",
+                ["X", "ingest us/sequence", "fit epoch s", "predict s"], rows)
+    return record
+
+
+def torch_language_model_epoch_time(X, y, n_classes, embedding_dim, hidden, batch_size,
+                                    repeats):
+    """Seconds per epoch of the same language model in PyTorch, after a warm-up epoch."""
+    import torch
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(n_classes, embedding_dim)
+            self.rnn = torch.nn.GRU(embedding_dim, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, n_classes)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.embedding(x))[0])
+
+    model = Net()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch():
+        for batch in torch.randperm(X_t.shape[0]).split(batch_size):
+            optimizer.zero_grad()
+            logits = model(X_t[batch])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes),
+                                                     y_t[batch].reshape(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+
+    epoch()
+    return float(np.median([median_time(epoch, 1) for _ in range(repeats)]))
+
+
+def bench_language_model(quick, torch):
+    """Per-step softmax over a vocabulary: skrnn's epoch against PyTorch's."""
+    n, steps, n_classes = (64, 20, 500) if quick else (512, 50, 2000)
+    embedding_dim, hidden, batch_size, repeats = 32, 128, 200, 1 if quick else 3
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, n_classes, size=(n, steps))
+    y = np.roll(X, -1, axis=1)
+    params = dict(cell="gru", hidden_layer_sizes=(hidden,), embedding_dim=embedding_dim,
+                  return_sequences=True, batch_size=batch_size, max_iter=1, random_state=0)
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RNNClassifier(**params).fit(X, y)  # compile
+        for _ in range(repeats):
+            times.append(median_time(lambda: RNNClassifier(**params).fit(X, y), 1))
+    ours = float(np.median(times))
+    record = dict(n=n, steps=steps, n_classes=n_classes, hidden=hidden, skrnn_epoch_s=ours)
+    row = ["gru", hidden, n_classes, f"{ours * 1e3:.0f}"]
+    columns = ["cell", "hidden", "classes", "skrnn ms/epoch"]
+    if torch is not None:
+        theirs = torch_language_model_epoch_time(X, y, n_classes, embedding_dim, hidden,
+                                                 batch_size, repeats)
+        record.update(torch_epoch_s=theirs, train_speedup=theirs / ours)
+        row += [f"{theirs * 1e3:.0f}", f"{theirs / ours:.2f}x"]
+        columns += ["torch ms/epoch", "train speed-up"]
+    print_table(f"   Language model: {n} sequences x {steps} token ids, embedding 32, per-step "
+                f"softmax, batch {batch_size}; one epoch, median of {repeats}", columns, [row])
+    return record
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -625,6 +750,8 @@ def main(argv=None):
     results["first_use"] = bench_first_use()
     results["digits"] = bench_digits(args.quick)
     results["sunspots"] = bench_sunspots(args.quick)
+    results["data_path"] = dict(ragged=bench_ragged(args.quick),
+                                language_model=bench_language_model(args.quick, torch))
     results["streaming"] = bench_streaming(args.quick, torch)
 
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))

@@ -36,6 +36,9 @@ from ._sequences import (is_regular_sequence_list, length_batches, sequences_fro
 from ._version import PICKLE_FORMAT, __version__
 
 _PREDICT_BATCH_SIZE = 256
+# head outputs one prediction batch may hold (64 MB in float32): a per-step head over
+# 30,000 classes predicts 100-step sequences 5 at a time, not 256 (3 GB of logits)
+_PREDICT_OUTPUT_VALUES = 2 ** 24
 
 # device="auto" trains on a GPU from this hidden size and batch size on (and predicts on it
 # from this many sequences). Measured on an H100 against skrnn's CPU path on 16 cores, at
@@ -135,7 +138,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _targets(self, y, seqs, sample_weight, first_call, classes=None):
-        """Encode y: (Y, W) with Y (N, k) or (N, T, k) float and W (N,) or (N, T)."""
+        """Encode y: (Y, W) with W (N,) or (N, T) and Y (N, k) or (N, T, k) float, or for
+        multiclass (N,) or (N, T) class indices (-1 at padded steps)."""
 
     @abstractmethod
     def _loss_name(self):
@@ -379,7 +383,7 @@ n_timesteps), or list of arrays
         spec = _network.NetworkSpec(
             cell=self.cell,
             n_features=self.embedding_dim if self.embedding_dim is not None else seqs.n_features,
-            hidden_layer_sizes=self._hidden_sizes(), n_outputs=Y.shape[-1],
+            hidden_layer_sizes=self._hidden_sizes(), n_outputs=self.n_outputs_,
             activation=self.activation, bidirectional=self.bidirectional,
             return_sequences=self.return_sequences,
             vocab_size=getattr(self, "vocab_size_", None) if self.embedding_dim else None,
@@ -433,7 +437,8 @@ n_timesteps), or list of arrays
         early_stopping = self.early_stopping and self.solver != "lbfgs"
         needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
                                    len(batch_chunks(batch_size)), dtype.itemsize,
-                                   self.solver, early_stopping)
+                                   self.solver, early_stopping,
+                                   class_indices=self._loss_name() == "softmax_log_loss")
         if early_stopping:
             needed["the validation split's copy of X"] = seqs.data.nbytes
         _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
@@ -724,57 +729,61 @@ n_timesteps), or list of arrays
 
     # ---------------------------------------------------------------- prediction
 
-    def _predict_raw(self, seqs, backend=None):
-        """Head output for every sequence, in input order, computed by ``backend`` (by
-        default the one ``device`` picks for this many sequences).
+    def _predict_linked(self, seqs, backend=None):
+        """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences,
+        sequence after sequence in input order; computed by ``backend`` (by default the one
+        ``device`` picks for this many sequences).
 
-        Returns (N, k), or with ``return_sequences`` (N, T, k) with zeros at padded steps.
+        Computed in the model's dtype and returned in float64, as scikit-learn expects,
+        batch by batch into the output: besides it, nothing is the size of all the
+        predictions (a per-step head of 30,000 classes makes 30,000 values a step).
         """
         if backend is None:
             backend = self._backend_for(len(seqs))
         n_outputs = self.params_["head.bias"].shape[0]
-        dtype = self.params_["head.bias"].dtype
         if backend is _backend.CPU and len(seqs) > 1:
             _memory.check_fits(
                 _memory.predict_bytes(self._spec, len(seqs), seqs.data.shape[1],
-                                      _PREDICT_BATCH_SIZE, dtype.itemsize),
+                                      _PREDICT_BATCH_SIZE, self.params_["head.bias"].itemsize),
                 f"Predicting {len(seqs):,} sequences of up to {seqs.data.shape[1]:,} steps",
-                "Predict in parts (a slice of X at a time)"
-                + (", or ask for predict rather than predict_proba" if n_outputs > 1 else "")
-                + ".")
-        if self.return_sequences:
-            out = np.zeros((len(seqs), seqs.data.shape[1], n_outputs), dtype)
-        else:
-            out = np.empty((len(seqs), n_outputs), dtype)
+                "Predict in parts (a slice of X at a time).")
+        n_rows = int(seqs.lengths.sum()) if self.return_sequences else len(seqs)
+        out = np.empty((n_rows, n_outputs))
         # one sequence on the CPU: BLAS would not thread anyway, and limiting it costs more
         # than the call
         one_on_cpu = backend is _backend.CPU and len(seqs) == 1
         with contextlib.nullcontext() if one_on_cpu else backend.training_context():
-            self._predict_raw_into(seqs, out, backend)
+            self._predict_linked_into(seqs, out, backend)
         return out
 
-    def _predict_raw_into(self, seqs, out, backend):
-        """Fill ``out`` (see ``_predict_raw``) batch by batch, batches of similar length."""
+    def _predict_linked_into(self, seqs, out, backend):
+        """Fill ``out`` (see ``_predict_linked``) batch by batch, batches of similar length."""
         if backend is _backend.CPU:
             params, prepared = self.params_, self._prediction_weights()
         else:  # the weights go over once (during a fit on a device, they are already there)
             params = {name: backend.asarray(value) for name, value in self.params_.items()}
             prepared = None
         n = len(seqs)
+        first_rows = np.cumsum(seqs.lengths) - seqs.lengths  # of each sequence's steps in out
+        batch_size = _PREDICT_BATCH_SIZE
+        if self.return_sequences:
+            steps_outputs = seqs.data.shape[1] * out.shape[1]
+            batch_size = max(1, min(batch_size, _PREDICT_OUTPUT_VALUES // steps_outputs))
         # one batch: all of them, a slice (no sort, no gather); a sequence's prediction does
         # not depend on the others in its batch
-        batches = ([slice(0, n)] if n <= _PREDICT_BATCH_SIZE
-                   else length_batches(seqs.lengths, _PREDICT_BATCH_SIZE))
+        batches = ([slice(0, n)] if n <= batch_size
+                   else length_batches(seqs.lengths, batch_size))
         for indices in batches:
             data, lengths = seqs.batch(indices)
             raw = backend.to_numpy(_network.predict(
                 self._spec, params, backend.asarray(data), backend.asarray(lengths),
                 prepared, backend))
-            if self.return_sequences:
-                raw = np.swapaxes(raw, 0, 1)
-                out[indices, :raw.shape[1]] = raw * valid_steps(lengths, raw.shape[1]).T[:, :, None]
-            else:
-                out[indices] = raw
+            rows = indices
+            if self.return_sequences:  # (T, B, k): the valid steps, sequence by sequence
+                raw = np.swapaxes(raw, 0, 1)[valid_steps(lengths, raw.shape[0]).T]
+                rows = (np.repeat(first_rows[indices] - (np.cumsum(lengths) - lengths), lengths)
+                        + np.arange(raw.shape[0]))
+            out[rows] = self._linked(raw)
 
     def _cache_prediction_weights(self):
         """Keep the weights as the prediction kernels read them (after fit/unpickling).
@@ -822,11 +831,6 @@ n_timesteps), or list of arrays
             _set_writeable(self.params_, False)
             self._cache_prediction_weights()
 
-    def _predict_linked(self, seqs, backend=None):
-        """Linked predictions as rows: (N, k), or (n_valid_steps, k) with return_sequences."""
-        raw = self._predict_raw(seqs, backend)
-        return self._linked(_rows(raw, seqs, self.return_sequences))
-
     def _linked(self, raw_rows):
         """The head's raw output rows (k,) through the loss's link (identity, sigmoid or
         softmax), each row alone; computed in the model's dtype, returned in float64 as
@@ -844,10 +848,9 @@ n_timesteps), or list of arrays
 
         A stacked array when all sequences have one length and X was an array, else a list.
         """
-        pieces = np.split(rows, np.cumsum(seqs.lengths)[:-1])
         if not seqs.from_list and not seqs.is_ragged():
-            return np.stack(pieces)
-        return pieces
+            return rows.reshape((len(seqs), -1) + rows.shape[1:])  # (a view: no copy)
+        return np.split(rows, np.cumsum(seqs.lengths)[:-1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -903,9 +906,9 @@ def _subset(seqs, Y, W, indices):
     return sub, Y[indices], W[indices]
 
 
-def _pad_rows(rows, seqs):
-    """Rows over valid steps -> (N, T, ...) zero-padded."""
-    out = np.zeros((len(seqs), seqs.data.shape[1]) + rows.shape[1:], dtype=rows.dtype)
+def _pad_rows(rows, seqs, fill=0):
+    """Rows over valid steps -> (N, T, ...), ``fill`` at padded steps."""
+    out = np.full((len(seqs), seqs.data.shape[1]) + rows.shape[1:], fill, dtype=rows.dtype)
     out[seqs.step_mask()] = rows
     return out
 
@@ -1324,22 +1327,26 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             if len(unseen):
                 raise ValueError(f"y contains labels {list(unseen)} not seen in the first "
                                  f"fit (classes_={list(self.classes_)}).")
-        _memory.check_fits(
-            _memory.targets_bytes(len(seqs) * seqs.data.shape[1] if self.return_sequences
-                                  else len(labels), len(self.classes_),
-                                  np.dtype(self.dtype).itemsize),
-            f"Encoding {len(labels):,} labels of {len(self.classes_):,} classes",
-            "Use fewer classes (merge rare ones) or fit on fewer sequences at a time "
-            "(partial_fit).")
-        Y = self._label_binarizer.transform(labels).astype(self.dtype)
+        Y = self._encode_labels(labels)
         class_weight = self.class_weight
         weights = (np.repeat(sample_weight, seqs.lengths) if self.return_sequences
                    else sample_weight)
         if class_weight is not None:
             weights = weights * compute_sample_weight(class_weight, labels)
         if self.return_sequences:
-            return _pad_rows(Y, seqs), _pad_rows(weights, seqs)
+            return _pad_rows(Y, seqs, fill=-1 if Y.ndim == 1 else 0), _pad_rows(weights, seqs)
         return Y, weights
+
+    def _encode_labels(self, labels):
+        """Multiclass labels as class indices (int64), others as indicator rows (float)."""
+        if self._target_type != "multiclass":
+            return self._label_binarizer.transform(labels).astype(self.dtype)
+        indices = np.searchsorted(self.classes_, labels)
+        found = self.classes_[np.minimum(indices, len(self.classes_) - 1)] == labels
+        if not found.all():  # labels outside ``classes`` given to the first partial_fit
+            raise ValueError(f"y contains labels {list(np.unique(labels[~found]))} not in "
+                             f"classes_={list(self.classes_)}.")
+        return indices.astype(np.int64)
 
     def _fit_label_binarizer(self, labels, classes=None):
         self._label_binarizer = LabelBinarizer()
@@ -1378,7 +1385,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def _stratify(self, Y):
         if self.return_sequences or self._target_type == "multilabel-indicator":
             return None
-        return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+        return Y if Y.ndim == 1 else Y[:, 0]  # class indices, or the binary indicator
 
     def _decode(self, proba_rows):
         if self._target_type == "multilabel-indicator":
@@ -1390,9 +1397,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def _encoded_score(self, y_pred, Y):
         if self._target_type == "multilabel-indicator":
             return accuracy_score(Y > 0.5, y_pred > 0.5)
-        if Y.shape[1] == 1:
-            return accuracy_score(Y[:, 0] > 0.5, y_pred[:, 0] > 0.5)
-        return accuracy_score(Y.argmax(axis=1), y_pred.argmax(axis=1))
+        if Y.ndim == 1:  # class indices
+            return accuracy_score(Y, y_pred.argmax(axis=1))
+        return accuracy_score(Y[:, 0] > 0.5, y_pred[:, 0] > 0.5)
 
     def predict(self, X):
         """Predict class labels for the sequences in X.

@@ -9,13 +9,16 @@ their share of the batch's loss:
 - squared error: sum_i w_i * sum_k (y_ik - raw_ik)^2 / (2 k sum_i w_i), i.e. MLP's
   mean((y - y_pred)^2) / 2 over all entries when the weights are equal;
 - log-loss with sigmoid links (binary, multilabel): summed over labels, averaged over rows;
-- log-loss with a softmax link (multiclass): averaged over rows.
+- log-loss with a softmax link (multiclass): averaged over rows. Its targets are class
+  indices, not one-hot rows: with thousands of classes (a language model's vocabulary) the
+  one-hot rows would be as large as the logits.
 """
 
 import numpy as np
 from scipy import special
 
 from ._backend import array_module
+from ._kernels._softmax import softmax_cross_entropy
 from ._sequences import valid_steps
 
 
@@ -74,15 +77,44 @@ def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None):
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def softmax_log_loss(y_true, raw, sample_weight, normaliser=None):
-    """Categorical cross-entropy of a softmax over the outputs (y_true one-hot)."""
-    sp = _special(raw)
+def softmax_log_loss(y_true, raw, sample_weight, normaliser=None, in_place=False):
+    """Categorical cross-entropy of a softmax over the last axis of ``raw``.
+
+    ``y_true`` holds class indices of shape ``raw.shape[:-1]`` (a negative index marks a
+    row that does not count: a padded step), or one-hot rows of ``raw``'s shape. With
+    ``in_place`` the gradient overwrites ``raw`` (the head's output of a training chunk,
+    not needed afterwards): nothing of the logits' size is allocated. On NumPy arrays the
+    log-sum-exp, the loss and the gradient are one compiled pass over each row
+    (``_kernels._softmax``).
+    """
+    if y_true.ndim == raw.ndim:  # one-hot rows
+        y_true = y_true.argmax(axis=-1)
     if normaliser is None:
         normaliser = batch_normaliser(sample_weight)
-    per_row = -(y_true * sp.log_softmax(raw, axis=1)).sum(axis=1)
-    loss = float((sample_weight * per_row).sum() / normaliser)
-    d_raw = (sp.softmax(raw, axis=1) - y_true) * (sample_weight[:, None] / normaliser)
-    return loss, d_raw.astype(raw.dtype, copy=False)
+    if array_module(raw) is not np:
+        return _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser)
+    if not (in_place and raw.flags.c_contiguous):
+        raw = np.array(raw, order="C")
+    total = softmax_cross_entropy(raw.reshape(-1, raw.shape[-1]),
+                                  np.ascontiguousarray(y_true, dtype=np.int64).reshape(-1),
+                                  np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1),
+                                  1.0 / normaliser)
+    return float(total / normaliser), raw
+
+
+def _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser):
+    """``softmax_log_loss`` by whole-array operations, for array modules Numba cannot read
+    (CuPy): the same loss and gradient, with temporaries of the logits' size."""
+    xp = array_module(raw)
+    counts = y_true >= 0
+    classes = xp.where(counts, y_true, 0).reshape(-1)
+    step = (xp.where(counts, sample_weight, 0) / normaliser).reshape(-1)
+    log_proba = _special(raw).log_softmax(raw.reshape(-1, raw.shape[-1]), axis=1)
+    rows = xp.arange(classes.shape[0])
+    loss = float(-(step * log_proba[rows, classes]).sum())
+    d_raw = xp.exp(log_proba) * step[:, None]
+    d_raw[rows, classes] -= step
+    return loss, d_raw.astype(raw.dtype, copy=False).reshape(raw.shape)
 
 
 def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=None):
@@ -92,8 +124,21 @@ def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=No
     ``y`` and ``w`` are the batch's targets and sample weights, per sequence or, with
     ``per_step``, per step (B, T, ...); per-step losses count the valid steps only. The
     average is the batch's own unless ``normaliser`` (the ``batch_normaliser`` of more data,
-    all the training data for full-batch L-BFGS) says what it divides by.
+    all the training data for full-batch L-BFGS) says what it divides by. Integer ``y``
+    holds class indices (-1 at padded steps) for ``softmax_log_loss``, which then reads the
+    head's output of every step in place and writes its gradient over it.
     """
+    if y.dtype.kind in "iu":
+        if per_step:
+            valid = valid_steps(lengths, n_steps, xp)  # (T, B)
+            y, w = xp.swapaxes(y[:, :n_steps], 0, 1), xp.swapaxes(w[:, :n_steps], 0, 1)
+            if normaliser is None:
+                normaliser = batch_normaliser(w[valid])
+            return lambda raw, rows: loss_fn(y[:, rows], raw, w[:, rows], normaliser,
+                                             in_place=True)
+        if normaliser is None:
+            normaliser = batch_normaliser(w)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser, in_place=True)
     if not per_step:
         if normaliser is None:
             normaliser = batch_normaliser(w)

@@ -18,10 +18,12 @@ import numpy as np
 # (rnn: h, d_pre, d_h; lstm: gates 4, c, h, d_gates 4, d_h; gru: gates 3, hw_n, h,
 # d_gates_hh 3, d_n, d_h).
 _STORED_PER_UNIT = {"rnn": 3, "lstm": 11, "gru": 10}
-# Floats per step, sequence and output of the head and the loss: the raw output, its
-# gradient, the loss's temporaries (shifted logits, exponentials, products with the
-# targets) and the valid steps' copies of outputs, targets and gradients.
+# Floats per step, sequence and output of the head and the loss: with dense targets the raw
+# output, its gradient, the loss's temporaries and the valid steps' copies of outputs,
+# targets and gradients; with class indices (multiclass) only the raw output, which the
+# fused softmax overwrites with its gradient.
 _HEAD_FLOATS_PER_OUTPUT = 9
+_HEAD_FLOATS_PER_CLASS = 1
 # Below this, no machine that runs Python at all lacks the memory: not worth a look.
 _UNCHECKED_BYTES = 64 * 2**20
 # Arrays the size of the weights that each solver keeps (lbfgs: about 25 float64 vectors,
@@ -125,7 +127,8 @@ def n_parameters(spec):
     return sum(math.prod(shape) for shape in param_shapes(spec).values())
 
 
-def fit_bytes(spec, n_steps, batch_size, n_chunks, itemsize, solver, early_stopping):
+def fit_bytes(spec, n_steps, batch_size, n_chunks, itemsize, solver, early_stopping,
+              class_indices=False):
     """Estimated working memory of a fit, by part, in bytes.
 
     Parameters
@@ -142,9 +145,12 @@ def fit_bytes(spec, n_steps, batch_size, n_chunks, itemsize, solver, early_stopp
         The optimiser, which keeps state the size of the weights (adam twice).
     early_stopping : bool
         The best validation weights are kept too.
+    class_indices : bool
+        The targets are class indices (a multiclass softmax head), not dense rows.
     """
     steps = n_steps * batch_size
-    head_per_step = spec.n_outputs * _HEAD_FLOATS_PER_OUTPUT
+    head_per_step = spec.n_outputs * (_HEAD_FLOATS_PER_CLASS if class_indices
+                                      else _HEAD_FLOATS_PER_OUTPUT)
     head_floats = steps * head_per_step if spec.return_sequences else batch_size * head_per_step
     # weights, the copies kept to restore after Ctrl-C or divergence (at the start, after
     # the last epoch, before the last batch), the best ones, each chunk's gradients
@@ -161,12 +167,12 @@ def fit_bytes(spec, n_steps, batch_size, n_chunks, itemsize, solver, early_stopp
 def predict_bytes(spec, n_sequences, n_steps, batch_size, itemsize):
     """Estimated working memory of a prediction, by part, in bytes.
 
-    The outputs of every sequence (the model's dtype, then float64 with the link's
-    temporaries) and one batch's layer activations.
+    The float64 outputs of every sequence (filled batch by batch; ``predict`` and
+    ``predict_proba`` then make one more array of them) and one batch's layer activations.
     """
     rows = n_sequences * (n_steps if spec.return_sequences else 1)
     return {
-        "outputs": rows * spec.n_outputs * (2 * itemsize + 3 * 8),
+        "outputs": rows * spec.n_outputs * 2 * 8,
         "activations": (min(batch_size, n_sequences) * n_steps
                         * _layer_floats_per_step(spec, training=False) * itemsize),
     }
@@ -185,11 +191,6 @@ def check_vocabulary(vocab_size, embedding_dim, itemsize, largest_id):
                "Token ids index the embedding's rows: re-index them to 0 .. n_unique - 1 "
                "(np.unique(ids, return_inverse=True), or sklearn's OrdinalEncoder) before "
                "fitting.")
-
-
-def targets_bytes(n_rows, n_classes, itemsize):
-    """Bytes of a dense (n_rows, n_classes) encoding of the targets and its padded copy."""
-    return {"encoded targets": 2 * n_rows * n_classes * max(itemsize, np.dtype(int).itemsize)}
 
 
 def memory_remedy(estimator_name, batch_size):

@@ -11,12 +11,18 @@ length of each sequence. Accepted forms:
 
 NaN anywhere else is an error, except for ``allow_missing=True`` (``SequenceImputer``): then it
 is a missing value, kept as NaN, and only the trailing all-NaN steps of an array are padding.
+
+Lists and NaN-padded arrays are validated and packed in one C-level pass by the Cython
+module ``_ingest``; this module converts what it cannot read in place and writes every
+message.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_array
+
+from . import _ingest
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -114,11 +120,13 @@ def is_regular_sequence_list(X):
     """
     if not _is_sequence_list(X) or len(X) == 0:
         return False
-    try:
-        shapes = {np.shape(seq) for seq in X}
+    try:  # stops at the first other shape: a ragged list costs a few sequences, not all
+        shape = np.shape(X[0])
+        if any(np.shape(seq) != shape for seq in X):
+            return False
     except (TypeError, ValueError):
         return False
-    if len(shapes) != 1 or len(next(iter(shapes))) not in (1, 2) or 0 in next(iter(shapes)):
+    if len(shape) not in (1, 2) or 0 in shape:
         return False
     return np.asarray(X[0]).dtype.kind in "biuf"
 
@@ -128,37 +136,37 @@ MISSING_VALUE_FIX = ("Fill missing values with skrnn.SequenceImputer (in a Pipel
                      "estimator), or cut the sequence before the gap.")
 
 
-def _trailing_padding_lengths(is_pad, what, fix="", allow_inner=False):
+def _trailing_padding_lengths(is_pad, what, fix=""):
     """Lengths from a (N, T) mask of padded steps that must all sit at the end of each row.
 
     ``what`` names the padding marker in messages; ``fix`` says how to repair a marker found
-    before the end of a sequence. With ``allow_inner``, a marked step before the end is not
-    padding (a missing step, for ``SequenceImputer``) and no error."""
+    before the end of a sequence."""
     n_steps = is_pad.shape[1]
     lengths = n_steps - np.cumprod(is_pad[:, ::-1], axis=1).sum(axis=1)
     inner = is_pad & (np.arange(n_steps)[None, :] < lengths[:, None])
-    if inner.any() and not allow_inner:
-        sample, step = np.argwhere(inner)[0]
-        raise ValueError(
-            f"X contains {what} at sample {sample}, step {step}, before the end of the "
-            f"sequence. {what[0].upper() + what[1:]} is only allowed as trailing padding: a sequence ends at its "
-            f"first step from which every remaining step is padding. {fix}".rstrip())
+    if inner.any():
+        raise _padding_inside_error(what, *np.argwhere(inner)[0], fix)
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
-        raise ValueError(f"Sequence {empty[0]} of X is empty (every step is padding); "
-                         "each sequence needs at least one step.")
+        raise _empty_sequence_error(empty[0])
     return lengths.astype(np.int64)
 
 
-def _check_finite(values, where, allow_missing=False):
-    if np.isinf(values).any():
-        raise ValueError(f"Input X contains infinity {where}.")
-    if np.isnan(values).any() and not allow_missing:
-        raise ValueError(f"Input X contains NaN {where}. {MISSING_VALUE_FIX}")
+def _padding_inside_error(what, sample, step, fix=""):
+    return ValueError(
+        f"X contains {what} at sample {sample}, step {step}, before the end of the "
+        f"sequence. {what[0].upper() + what[1:]} is only allowed as trailing padding: a sequence ends at its "
+        f"first step from which every remaining step is padding. {fix}".rstrip())
+
+
+def _empty_sequence_error(sample):
+    return ValueError(f"Sequence {sample} of X is empty (every step is padding); "
+                      "each sequence needs at least one step.")
 
 
 def float_sequences_from_array(X, dtype, allow_missing=False):
-    """Validate a 2-D or 3-D float array with NaN padding (see module docstring)."""
+    """Validate a 2-D or 3-D float array with NaN padding (see module docstring); with
+    ``allow_missing``, NaN before a sequence's trailing padding stays as a missing value."""
     if isinstance(X, np.ndarray) and X.dtype in _FLOAT_DTYPES and X.ndim in (2, 3):
         # a plain float array needs no conversion: check_array's checks, without its cost
         if X.shape[0] == 0:
@@ -170,35 +178,39 @@ def float_sequences_from_array(X, dtype, allow_missing=False):
     else:
         X = check_array(X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, allow_nd=True,
                         input_name="X", ensure_min_features=1)
-    if X.ndim == 3 and X.shape[2] > 0 and X.shape[1] > 0 and np.isfinite(X).all():
-        # no padding, nothing to reject: every sequence has every step
-        lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
-        return Sequences(np.ascontiguousarray(X, dtype=dtype), lengths)
     if X.ndim not in (2, 3):
         raise ValueError(
             f"Expected X as a 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
             f"n_features) array, got {X.ndim} dimensions with shape {X.shape}.")
     if X.ndim == 3 and X.shape[2] == 0:
         raise ValueError(f"X has 0 features per step (shape {X.shape}); at least 1 is required.")
-    if np.isinf(X).any():
+    values = np.ascontiguousarray(X if X.ndim == 3 else X[:, :, None])
+    data, lengths, problem = _ingest.pack_padded_floats(values, dtype, allow_missing)
+    if problem is None:
+        return Sequences(data, lengths)
+    kind, where, _ = problem
+    if kind == "inf":
         raise ValueError("Input X contains infinity.")
-    step_is_nan = np.isnan(X)
-    if X.ndim == 3 and allow_missing:
-        step_is_nan = step_is_nan.all(axis=2)
-    elif X.ndim == 3:
-        partial = step_is_nan.any(axis=2) & ~step_is_nan.all(axis=2)
-        if partial.any():
-            sample, step = np.argwhere(partial)[0]
-            raise ValueError(
-                f"Input X contains NaN in some but not all features at sample {sample}, "
-                f"step {step}. A padded step has NaN in every feature; NaN is not allowed "
-                f"elsewhere. {MISSING_VALUE_FIX}")
-        step_is_nan = step_is_nan.all(axis=2)
-    lengths = _trailing_padding_lengths(step_is_nan, "NaN", MISSING_VALUE_FIX,
-                                        allow_inner=allow_missing)
-    data = X.astype(dtype) if X.ndim == 3 else X[:, :, None].astype(dtype)
-    data[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = 0.0  # NaN left: missing values
-    return Sequences(np.ascontiguousarray(data), lengths)
+    if kind == "partial_nan":
+        raise ValueError(
+            f"Input X contains NaN in some but not all features at sample {where[0]}, "
+            f"step {where[1]}. A padded step has NaN in every feature; NaN is not allowed "
+            f"elsewhere. {MISSING_VALUE_FIX}")
+    if kind == "inner_nan":
+        raise _padding_inside_error("NaN", *where, MISSING_VALUE_FIX)
+    raise _empty_sequence_error(where)
+
+
+def _float_sequence(i, seq):
+    """Sequence ``i`` of a list as a C-contiguous float array, for ``_ingest`` to read when
+    it is not one already (a nested list, a DataFrame, another dtype)."""
+    try:
+        seq = check_array(seq, dtype=_FLOAT_DTYPES, ensure_2d=False, allow_nd=True,
+                          ensure_all_finite=False, ensure_min_samples=0,
+                          input_name=f"X[{i}]")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Sequence {i} of X is not a numeric array: {exc}") from None
+    return np.ascontiguousarray(seq)
 
 
 def float_sequences_from_list(X, dtype, allow_missing=False):
@@ -206,37 +218,26 @@ def float_sequences_from_list(X, dtype, allow_missing=False):
     anywhere in them is a missing value: a list has no padding)."""
     if len(X) == 0:
         raise ValueError("X is an empty list; at least one sequence is required.")
-    arrays = []
-    for i, seq in enumerate(X):
-        try:
-            seq = check_array(seq, dtype=_FLOAT_DTYPES, ensure_2d=False, allow_nd=True,
-                              ensure_all_finite=False, ensure_min_samples=0,
-                              input_name=f"X[{i}]")
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"Sequence {i} of X is not a numeric array: {exc}") from None
-        if seq.ndim == 1:
-            seq = seq[:, None]
-        if seq.ndim != 2:
-            raise ValueError(
-                f"Sequence {i} of X has {seq.ndim} dimensions (shape {seq.shape}); each "
-                "sequence must be (n_timesteps, n_features) or (n_timesteps,).")
-        if seq.shape[0] == 0:
-            raise ValueError(f"Sequence {i} of X is empty; each sequence needs at least one step.")
-        if seq.shape[1] == 0:
-            raise ValueError(f"Sequence {i} of X has 0 features per step.")
-        _check_finite(seq, f"in sequence {i}", allow_missing)
-        arrays.append(seq)
-    n_features = arrays[0].shape[1]
-    for i, seq in enumerate(arrays):
-        if seq.shape[1] != n_features:
-            raise ValueError(
-                f"Sequences of X have different numbers of features: sequence 0 has "
-                f"{n_features}, sequence {i} has {seq.shape[1]}.")
-    lengths = np.array([seq.shape[0] for seq in arrays], dtype=np.int64)
-    data = np.zeros((len(arrays), lengths.max(), n_features), dtype=dtype)
-    for i, seq in enumerate(arrays):
-        data[i, :seq.shape[0]] = seq
-    return Sequences(data, lengths, from_list=True)
+    data, lengths, problem = _ingest.pack_float_sequences(X, dtype, _float_sequence,
+                                                          allow_missing)
+    if problem is None:
+        return Sequences(data, lengths, from_list=True)
+    kind, i, detail = problem
+    if kind == "ndim":
+        raise ValueError(
+            f"Sequence {i} of X has {len(detail)} dimensions (shape {detail}); each "
+            "sequence must be (n_timesteps, n_features) or (n_timesteps,).")
+    if kind == "empty":
+        raise ValueError(f"Sequence {i} of X is empty; each sequence needs at least one step.")
+    if kind == "no_features":
+        raise ValueError(f"Sequence {i} of X has 0 features per step.")
+    if kind == "inf":
+        raise ValueError(f"Input X contains infinity in sequence {i}.")
+    if kind == "nan":
+        raise ValueError(f"Input X contains NaN in sequence {i}. {MISSING_VALUE_FIX}")
+    raise ValueError(
+        f"Sequences of X have different numbers of features: sequence 0 has "
+        f"{detail[0]}, sequence {i} has {detail[1]}.")
 
 
 def _as_token_ids(values, where):
@@ -255,24 +256,19 @@ def token_sequences(X):
     if _is_sequence_list(X):
         if len(X) == 0:
             raise ValueError("X is an empty list; at least one sequence is required.")
-        rows = []
-        for i, seq in enumerate(X):
-            seq = _as_token_ids(seq, f"sequence {i} of X")
-            if seq.ndim != 1:
-                raise ValueError(f"Sequence {i} of X has shape {seq.shape}; token-id "
-                                 "sequences must be 1-D.")
-            if seq.shape[0] == 0:
-                raise ValueError(f"Sequence {i} of X is empty; each sequence needs at "
-                                 "least one token.")
-            if seq.min() < 0:
-                raise ValueError(f"Sequence {i} of X contains the negative token id "
-                                 f"{seq.min()}; token ids must be >= 0.")
-            rows.append(seq)
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        data = np.zeros((len(rows), lengths.max()), dtype=np.int64)
-        for i, seq in enumerate(rows):
-            data[i, :len(seq)] = seq
-        return Sequences(data, lengths, from_list=True)
+        data, lengths, problem = _ingest.pack_token_sequences(
+            X, lambda i, seq: np.ascontiguousarray(_as_token_ids(seq, f"sequence {i} of X")))
+        if problem is None:
+            return Sequences(data, lengths, from_list=True)
+        kind, i, detail = problem
+        if kind == "ndim":
+            raise ValueError(f"Sequence {i} of X has shape {detail}; token-id "
+                             "sequences must be 1-D.")
+        if kind == "empty":
+            raise ValueError(f"Sequence {i} of X is empty; each sequence needs at "
+                             "least one token.")
+        raise ValueError(f"Sequence {i} of X contains the negative token id "
+                         f"{detail}; token ids must be >= 0.")
 
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError("Sparse token-id matrices are not supported; pass a dense 2-D array "

@@ -16,11 +16,16 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)],
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots", "5. Streaming",
-                    "Generation"):
+    for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots", "5. Data path",
+                    "Language model", "6. Streaming", "Generation"):
         assert section in completed.stdout
     results = json.loads((out / "bench.json").read_text())
-    assert {"machine", "speed", "first_use", "digits", "sunspots", "streaming"} <= set(results)
+    assert {"machine", "speed", "first_use", "digits", "sunspots", "data_path",
+            "streaming"} <= set(results)
+    ragged = results["data_path"]["ragged"]
+    assert all(ragged[form]["ingest_us_per_sequence"] > 0 and ragged[form]["fit_epoch_s"] > 0
+               and ragged[form]["predict_s"] > 0 for form in ("list", "3-D array"))
+    assert results["data_path"]["language_model"]["skrnn_epoch_s"] > 0
     assert all(r["skrnn_step_us"] > 0 for r in results["streaming"]["steps"])
     assert results["streaming"]["generation"]["skrnn_tokens_per_s"] > 0
     speed = results["speed"]["results"]

@@ -258,6 +258,57 @@ def test_sample_weight_and_class_weight():
         RNNClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+def test_per_step_multiclass_loss_is_log_loss_with_sample_and_class_weights():
+    """Per-step multiclass targets train on class indices: the loss is MLP's log-loss of
+    the valid steps, weighted by sample_weight times class_weight."""
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(2, 9, size=30)
+    X = [rng.integers(0, 12, size=t) for t in lengths]
+    y = [rng.choice(np.array(["a", "b", "c", "d"]), size=t) for t in lengths]
+    sample_weight = rng.uniform(0.5, 2, size=30)
+    class_weight = {"a": 1.0, "b": 2.0, "c": 0.5, "d": 3.0}
+    clf = RNNClassifier(cell="gru", hidden_layer_sizes=(6,), embedding_dim=4,
+                        return_sequences=True, class_weight=class_weight, batch_size=30,
+                        max_iter=1, learning_rate_init=1e-12, alpha=0, shuffle=False,
+                        random_state=0, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y, sample_weight=sample_weight)
+    labels = np.concatenate(y)
+    weights = np.repeat(sample_weight, lengths) * np.array([class_weight[v] for v in labels])
+    proba = np.concatenate(clf.predict_proba(X))  # the weights moved by 1e-12 at most
+    expected = log_loss(labels, proba, sample_weight=weights, labels=clf.classes_)
+    assert clf.loss_ == pytest.approx(expected, rel=1e-9)
+
+
+def test_per_step_multiclass_targets_are_never_one_hot():
+    """A per-step head over a large vocabulary trains without an (n_steps, n_classes)
+    array: the targets stay class indices, the logits live one batch at a time."""
+    import tracemalloc
+
+    n_classes = 50_000
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 50, size=(40, 25))
+    y = rng.integers(0, n_classes, size=(40, 25))
+    y[0, 0], y[1, 0] = 0, n_classes - 1
+    clf = RNNClassifier(cell="gru", hidden_layer_sizes=(8,), embedding_dim=4,
+                        return_sequences=True, batch_size=4, max_iter=1, random_state=0)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # not converged; "more classes than samples"
+            clf.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    one_hot_bytes = 40 * 25 * n_classes * 4  # 200 MB in float32
+    assert peak < one_hot_bytes / 4
+    assert len(clf.classes_) == clf.n_outputs_ <= n_classes
+    assert np.isfinite(clf.loss_)
+
+
 def test_balanced_class_weight_helps_the_minority_class():
     X, y = ragged_sign_data(n=300, seed=7)
     keep = np.flatnonzero((y == 0) | (np.arange(len(y)) % 6 == 0))  # ~1:6 imbalance

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skrnn._kernels._activations import apply_sigmoid, apply_tanh
+from skrnn._kernels._activations import apply_exp, apply_sigmoid, apply_tanh
 from skrnn._kernels._gemm import (MATVEC_VECTORS, PANEL_VECTORS, VECTOR_BYTES,
                                   accumulate_matvec_panels, aligned_zeros, matmul_panels,
                                   matmul_tn, pack_for_matmul, pack_panels, padded_columns)
@@ -39,6 +39,24 @@ def test_float32_sigmoid_is_accurate():
     expected = 1 / (1 + np.exp(-x.astype(np.float64)))
     assert np.abs(out - expected).max() < 5e-7
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_float32_exp_is_accurate_to_two_ulp_and_saturates():
+    x = np.linspace(-87, 88, 2_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    apply_exp(x, out)
+    expected = np.exp(x.astype(np.float64))
+    assert out.dtype == np.float32
+    assert (np.abs(out - expected) / expected).max() < 2 * 2.0**-24
+    extremes = np.array([np.nan, -np.inf, -200, np.inf], np.float32)
+    out = np.empty_like(extremes)
+    apply_exp(extremes, out)
+    assert np.isnan(out[0]) and 0 <= out[1] < 2e-38 and 0 <= out[2] < 2e-38
+    assert np.isfinite(out[3]) and out[3] > 1e38
+    x = np.linspace(-700, 700, 10001)
+    out = np.empty_like(x)
+    apply_exp(x, out)
+    np.testing.assert_allclose(out, np.exp(x), rtol=1e-15)  # float64: libm
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error
 
-from skrnn._losses import sigmoid_log_loss, softmax_log_loss, squared_error
-from skrnn._losses import LOSSES
+from skrnn._losses import (LOSSES, _softmax_log_loss_on_arrays, sigmoid_log_loss,
+                           softmax_log_loss, squared_error)
 
 from ._helpers import finite_difference, relative_error
 
@@ -74,3 +74,32 @@ def test_float32_gradient_stays_float32():
     y, raw = _problem("squared_error", rng)
     _, grad = squared_error(y.astype(np.float32), raw.astype(np.float32), np.ones(len(y)))
     assert grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_log_loss_reads_class_indices_and_skips_negative_ones(dtype):
+    """Class indices give the loss and gradient of their one-hot rows; index -1 (a padded
+    step) counts for nothing; in place, the gradient is written over the logits."""
+    rng = np.random.default_rng(4)
+    raw = rng.normal(size=(3, 5, 7)).astype(dtype)  # (steps, sequences, classes)
+    classes = rng.integers(0, 7, size=(3, 5))
+    classes[2, 3:] = -1
+    weights = rng.uniform(0.5, 2, size=(3, 5))
+    counted = classes >= 0
+    one_hot = np.eye(7)[classes[counted]]
+    normaliser = weights[counted].sum()
+    loss, grad = softmax_log_loss(one_hot, raw[counted].astype(np.float64), weights[counted],
+                                  normaliser)
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    for in_place in (False, True):
+        logits = raw.copy()
+        loss_i, grad_i = softmax_log_loss(classes, logits, weights, normaliser, in_place)
+        assert (grad_i is logits) == in_place and grad_i.dtype == dtype
+        assert loss_i == pytest.approx(loss, rel=tolerance)
+        np.testing.assert_allclose(grad_i[counted], grad, rtol=tolerance * 10, atol=tolerance)
+        assert np.all(grad_i[~counted] == 0)
+    # the whole-array version (CuPy's) computes the same
+    loss_a, grad_a = _softmax_log_loss_on_arrays(classes, raw, weights, normaliser)
+    assert loss_a == pytest.approx(loss, rel=tolerance)
+    np.testing.assert_allclose(grad_a[counted], grad, rtol=tolerance * 10, atol=tolerance)
+    assert np.all(grad_a[~counted] == 0) and grad_a.dtype == dtype

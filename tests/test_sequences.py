@@ -149,3 +149,51 @@ def test_batch_is_time_major_and_cut_to_longest():
     assert data.shape == (3, 2, 2) and data.flags.c_contiguous
     np.testing.assert_array_equal(lengths, [2, 3])
     np.testing.assert_array_equal(data[:, 1, 0], [3, 3, 3])
+
+
+def test_list_of_any_array_like_packs_the_values_check_array_gives():
+    """Native float arrays are read in place, everything else is converted first: the
+    packed values are the same either way."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    base = [rng.normal(size=(t, 3)) for t in (4, 2, 5, 3, 1, 2)]
+    X = [base[0].astype(np.float32), base[1], np.asfortranarray(base[2]),
+         (base[3] * 100).astype(np.int64), pd.DataFrame(base[4]), base[5].tolist()]
+    values = [np.asarray(x, dtype=np.float64) for x in X]
+    for dtype in (np.float32, np.float64):
+        seqs = sequences_from_input(X, dtype)
+        assert seqs.data.dtype == dtype and seqs.from_list
+        np.testing.assert_array_equal(seqs.lengths, [4, 2, 5, 3, 1, 2])
+        for i, seq in enumerate(values):
+            np.testing.assert_array_equal(seqs.data[i, :len(seq)], seq.astype(dtype))
+            assert np.all(seqs.data[i, len(seq):] == 0)
+
+
+@pytest.mark.parametrize("X, message", [
+    # a sequence's values are checked before the next sequence's shape
+    ([np.ones((2, 2)), np.array([[1.0, np.nan]]), np.ones((2, 2, 2))], "NaN in sequence 1"),
+    ([np.ones((2, 2)), np.ones((2, 2, 2)), np.array([[1.0, np.nan]])], "sequence 1 of X has 3 dim"),
+    # feature counts are compared once every sequence is checked
+    ([np.ones((2, 2)), np.ones((2, 3)), np.array([[np.inf, 1.0]])], "infinity in sequence 2"),
+    ([np.ones((2, 2)), np.ones((2, 3)), np.ones((1, 4))], "sequence 0 has 2, sequence 1 has 3"),
+    # within a sequence, infinity is named before NaN
+    ([np.array([[np.nan], [np.inf]], np.float32)], "infinity in sequence 0"),
+])
+def test_list_problems_come_in_sequence_order(X, message):
+    with pytest.raises(ValueError, match=f"(?i){message}"):
+        sequences_from_input(X, np.float32)
+
+
+def test_padded_array_problems_keep_their_precedence():
+    X = np.ones((3, 4, 2))
+    X[0, 1] = np.nan  # NaN inside sample 0
+    X[2, 0, 0] = np.nan  # partial NaN in sample 2: named first
+    with pytest.raises(ValueError, match="some but not all features at sample 2, step 0"):
+        sequences_from_input(X, np.float32)
+    X[1, 3, 1] = np.inf  # infinity anywhere: named first
+    with pytest.raises(ValueError, match="contains infinity"):
+        sequences_from_input(X, np.float32)
+    X = np.ones((2, 3, 1), np.float32)
+    X[1] = np.nan
+    with pytest.raises(ValueError, match="Sequence 1 of X is empty"):
+        sequences_from_input(X, np.float64)
