@@ -322,6 +322,18 @@ cdef void _pack_padded(const src_t* values, dst_t* out, Py_ssize_t n_samples,
                 found[2] = t
 
 
+def all_finite(cnp.ndarray values):
+    """Whether a C-contiguous float32/float64 array holds no NaN and no infinity, read in
+    one pass without allocating (``np.isfinite(values).all()`` makes a mask of its size)."""
+    cdef Py_ssize_t n = values.size
+    cdef int flags
+    cdef const void* src = cnp.PyArray_DATA(values)
+    cdef int src_double = cnp.PyArray_TYPE(values) == cnp.NPY_FLOAT64
+    with nogil:
+        flags = _copy_values(src, src_double, NULL, src_double, n)
+    return flags == 0
+
+
 def pack_padded_floats(cnp.ndarray values, dtype, bint allow_nan=False):
     """Validate a NaN-padded float array and pack it, zero-padded, with its lengths.
 

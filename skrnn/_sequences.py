@@ -185,6 +185,10 @@ def float_sequences_from_array(X, dtype, allow_missing=False):
     if X.ndim == 3 and X.shape[2] == 0:
         raise ValueError(f"X has 0 features per step (shape {X.shape}); at least 1 is required.")
     values = np.ascontiguousarray(X if X.ndim == 3 else X[:, :, None])
+    if values.dtype == dtype and values.size and _ingest.all_finite(values):
+        # no padding and nothing to reject: the array itself, not a copy (a memmap stays on
+        # disk, read batch by batch)
+        return Sequences(values, np.full(values.shape[0], values.shape[1], dtype=np.int64))
     data, lengths, problem = _ingest.pack_padded_floats(values, dtype, allow_missing)
     if problem is None:
         return Sequences(data, lengths)
