@@ -758,8 +758,9 @@ def predict_layer(spec, layer_weights, x, lengths, state, carried=False):
 
 def predict_head(spec, params, prepared, features):
     """The head's raw output on features (..., D), each row computed alone."""
-    D = features.shape[-1]
-    rows = np.ascontiguousarray(features.reshape(-1, D))
+    rows = features if features.ndim == 2 else features.reshape(-1, features.shape[-1])
+    if not rows.flags.c_contiguous:
+        rows = np.ascontiguousarray(rows)
     output = np.empty((rows.shape[0], spec.n_outputs), features.dtype)
     _kernels.linear_rows(rows, prepared["head.weight"], params["head.bias"], output)
-    return output.reshape(features.shape[:-1] + (spec.n_outputs,))
+    return output if features.ndim == 2 else output.reshape(features.shape[:-1] + (-1,))

@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
+from ._ingest import all_finite
 from ._sequences import MISSING_VALUE_FIX, _as_token_ids
 
 
@@ -143,9 +144,10 @@ class Stream:
             raise ValueError(f"steps must be (n_new, {n_features}) for this model (n_new >= 1"
                              f"{', or (n_new,)' if n_features == 1 else ''}); got shape "
                              f"{np.shape(steps)}.")
-        if not np.isfinite(values).all():
+        data = np.ascontiguousarray(values[:, None, :], dtype=est.params_["head.bias"].dtype)
+        if not all_finite(data):  # (one compiled pass: np.isfinite().all() took 2 us here)
             raise ValueError(f"steps contain NaN or infinity. {MISSING_VALUE_FIX}")
-        return np.ascontiguousarray(values[:, None, :], dtype=est.params_["head.bias"].dtype)
+        return data
 
     def _advance(self, data):
         """Run validated new steps (n_new, 1[, F]) through the layers from the carried state;
