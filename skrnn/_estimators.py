@@ -284,11 +284,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.n_features_in_ = 1 if token_ids else int(width)  # one token id per step
             if not two_d and hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        elif token_ids:
-            pass  # a token-id array's columns are time steps: any number of them will do
-        elif self._fit_on_2d and two_d:
-            pass  # checked by validate_data
-        else:
+        elif not (token_ids or (self._fit_on_2d and two_d)):
+            # (token-id columns are time steps, any number of them; a 2-D float input's
+            # width was checked by validate_data)
             expected = 1 if self._fit_on_2d else self.n_features_in_
             if seqs.n_features != expected:
                 raise ValueError(f"X has {seqs.n_features} features, but "

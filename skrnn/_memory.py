@@ -11,7 +11,7 @@ the loss's temporaries, and the targets' encoding; they were checked against the
 
 import math
 
-import numpy as np
+from ._network import param_shapes
 
 # Floats a training step keeps per step, sequence and hidden unit of one layer direction:
 # forward's stored gates and states and backward's gate and state gradients
@@ -122,8 +122,6 @@ def _layer_floats_per_step(spec, training):
 
 def n_parameters(spec):
     """Number of weights of the network ``spec`` describes."""
-    from ._network import param_shapes  # (the network imports the backend; keep this light)
-
     return sum(math.prod(shape) for shape in param_shapes(spec).values())
 
 
