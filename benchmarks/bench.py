@@ -29,9 +29,14 @@ Sections, each printed as a table and saved to ``<out>/bench.json``:
 6. streaming  the latency of one step pushed into a ``Stream`` next to PyTorch's cell
               modules with a carried state, and tokens per second of ``generate`` next to
               sampling from nn.Embedding + nn.GRU + nn.Linear.
+7. shapes     one epoch of each kind of workload users bring beyond section 1's shape (many
+              features, long windows, stacked, bidirectional, ragged lengths, token ids,
+              a language model, float64, a wide layer, small batches), next to the same
+              model in PyTorch (Adam, clipping at 5, same threads), the median of three.
 
 With matplotlib installed, ``speed.png`` and ``forecast.png`` go to the same folder.
-``--quick`` runs a reduced version in well under a minute (used by the test suite).
+``--quick`` runs a reduced version in about a minute (used by the test suite); ``--only
+SECTION`` runs just the sections named.
 
 ``--device cuda`` runs instead the GPU section: training time per epoch of
 ``RNNRegressor(device="cuda")`` next to the same model in PyTorch on the GPU (cuDNN), hidden
@@ -63,6 +68,7 @@ from skrnn import RNNClassifier, RNNRegressor
 from skrnn.datasets import load_digit_sequences, load_sunspots
 
 CELLS = ("rnn", "lstm", "gru")
+SECTIONS = ("speed", "first_use", "digits", "sunspots", "data_path", "streaming", "shapes")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -565,7 +571,7 @@ def write_plots(results, out):
         print("matplotlib is not installed: no plots (pip install matplotlib).")
         return []
     written = []
-    speed = [r for r in results["speed"]["results"] if "train_speedup" in r]
+    speed = [r for r in results.get("speed", {}).get("results", []) if "train_speedup" in r]
     if speed:
         fig, ax = plt.subplots(figsize=(8, 4))
         labels = [f"{r['cell']}\n{r['hidden']}" for r in speed]
@@ -581,6 +587,8 @@ def write_plots(results, out):
         fig.savefig(out / "speed.png", dpi=120)
         plt.close(fig)
         written.append(out / "speed.png")
+    if "sunspots" not in results:
+        return written
     sun = results["sunspots"]
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot(sun["test_years"], sun["truth"], color="black", linewidth=2, label="observed")
@@ -713,6 +721,155 @@ def bench_language_model(quick, torch):
     return record
 
 
+
+# ------------------------------------------------------------------------------ 7. shapes
+
+# Each row: a kind of workload users bring, off the bench shape of section 1. n sequences x
+# steps x features (or token ids from a vocabulary), one epoch of Adam with clipping at 5.
+SHAPES = [
+    dict(name="many features", cell="lstm", hidden=(128,), features=64, steps=50, n=2048,
+         batch=32),
+    dict(name="long windows", cell="gru", hidden=(64,), features=1, steps=200, n=1024,
+         batch=64),
+    dict(name="stacked", cell="lstm", hidden=(64, 64), features=8, steps=50, n=2048, batch=64),
+    dict(name="bidirectional", cell="gru", hidden=(64,), features=8, steps=50, n=2048,
+         batch=64, bidirectional=True),
+    dict(name="ragged 10-200", cell="lstm", hidden=(64,), features=8, steps=200, n=1024,
+         batch=64, ragged=True),
+    dict(name="tokens, vocab 5000", cell="lstm", hidden=(128,), vocab=5000, embedding=64,
+         steps=50, n=2048, batch=64, classes=2),
+    dict(name="language model", cell="gru", hidden=(128,), vocab=2000, embedding=32, steps=50,
+         n=512, batch=64, classes=2000, per_step=True),
+    dict(name="float64", cell="lstm", hidden=(64,), features=8, steps=50, n=2048, batch=64,
+         dtype="float64"),
+    dict(name="float64 gru", cell="gru", hidden=(128,), features=8, steps=50, n=2048,
+         batch=64, dtype="float64"),
+    dict(name="wide", cell="lstm", hidden=(512,), features=8, steps=50, n=512, batch=64),
+    dict(name="small batches", cell="rnn", hidden=(64,), features=8, steps=50, n=1024,
+         batch=16),
+]
+
+
+def shape_data(case, quick):
+    """The case's inputs for skrnn and for PyTorch (padded, with lengths), and its targets."""
+    rng = np.random.default_rng(0)
+    n = max(case["batch"] * 2, case["n"] // 8) if quick else case["n"]
+    dtype = np.dtype(case.get("dtype", "float32"))
+    steps = case["steps"]
+    if "vocab" in case:
+        X = rng.integers(0, case["vocab"], size=(n, steps))
+        y = (np.roll(X, -1, axis=1) if case.get("per_step")
+             else (X[:, : steps // 2].mean(axis=1) > X[:, steps // 2:].mean(axis=1)).astype(int))
+        return X, X, None, y
+    X = rng.standard_normal((n, steps, case["features"])).astype(dtype)
+    lengths = rng.integers(10, steps + 1, size=n) if case.get("ragged") else np.full(n, steps)
+    padded = X * (np.arange(steps)[None, :, None] < lengths[:, None, None])
+    y = np.array([row[:t, 0].mean() for row, t in zip(X, lengths)], dtype=dtype)
+    ours = [row[:t] for row, t in zip(X, lengths)] if case.get("ragged") else X
+    return ours, padded, lengths if case.get("ragged") else None, y
+
+
+def skrnn_shape_epoch_time(case, X, y, repeats):
+    """Median seconds of a one-epoch ``fit`` (validation included), after a compiling fit."""
+    estimator = RNNClassifier if "classes" in case else RNNRegressor
+    params = dict(cell=case["cell"], hidden_layer_sizes=case["hidden"], batch_size=case["batch"],
+                  dtype=case.get("dtype", "float32"), bidirectional=case.get("bidirectional", False),
+                  embedding_dim=case.get("embedding"), return_sequences=case.get("per_step", False),
+                  max_iter=1, tol=0.0, n_iter_no_change=10 ** 6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator(**params).fit(X[: case["batch"]], y[: case["batch"]])  # compile
+        times = [median_time(lambda: estimator(**params).fit(X, y), 1) for _ in range(repeats)]
+    return float(np.median(times))
+
+
+def torch_shape_epoch_time(case, X, lengths, y, repeats):
+    """Median seconds of one epoch of the same model in PyTorch, after a warm-up epoch.
+
+    Ragged sequences go through ``pack_padded_sequence`` per batch, as PyTorch users write it;
+    a sequence's summary is the last layer's final state (both directions), as in skrnn.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    vocab, per_step = case.get("vocab"), case.get("per_step", False)
+    hidden, layers = case["hidden"][0], len(case["hidden"])
+    directions = 2 if case.get("bidirectional") else 1
+    outputs = case.get("classes", 1)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(vocab, case["embedding"]) if vocab else None
+            kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[case["cell"]]
+            self.rnn = kind(case["embedding"] if vocab else case["features"], hidden,
+                            num_layers=layers, bidirectional=directions == 2, batch_first=True)
+            self.head = torch.nn.Linear(hidden * directions, outputs)
+
+        def forward(self, x, lengths):
+            if self.embedding is not None:
+                x = self.embedding(x)
+            if lengths is not None:
+                x = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                            enforce_sorted=False)
+            out, state = self.rnn(x)
+            if per_step:
+                return self.head(out)
+            h_n = state[0] if isinstance(state, tuple) else state
+            return self.head(torch.cat(list(h_n[-directions:]), dim=1))
+
+    model = Net()
+    if case.get("dtype") == "float64":
+        model = model.double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    lengths_t = None if lengths is None else torch.from_numpy(lengths)
+
+    def epoch():
+        for batch in torch.randperm(X_t.shape[0]).split(case["batch"]):
+            optimizer.zero_grad()
+            out = model(X_t[batch], None if lengths_t is None else lengths_t[batch])
+            if "classes" in case:
+                loss = torch.nn.functional.cross_entropy(out.reshape(-1, outputs),
+                                                         y_t[batch].reshape(-1))
+            else:
+                loss = 0.5 * torch.nn.functional.mse_loss(out[:, 0], y_t[batch])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+
+    epoch()
+    return float(np.median([median_time(epoch, 1) for _ in range(repeats)]))
+
+
+def bench_shapes(quick, threads, torch):
+    """One epoch of each workload in SHAPES, skrnn next to PyTorch on the same threads."""
+    repeats = 1 if quick else 3
+    rows, records = [], []
+    for case in SHAPES:
+        X, padded, lengths, y = shape_data(case, quick)
+        ours = skrnn_shape_epoch_time(case, X, y, repeats)
+        record = dict(case, n=len(y), skrnn_epoch_s=ours)
+        shape = (f"{case['steps']} x vocab {case['vocab']}" if "vocab" in case
+                 else f"{case['steps']} x {case['features']}")
+        row = [case["name"], case["cell"], "x".join(map(str, case["hidden"])), shape,
+               case["batch"], case.get("dtype", "float32")[5:], f"{ours * 1e3:.0f}"]
+        if torch is not None:
+            theirs = torch_shape_epoch_time(case, padded, lengths, y, repeats)
+            record.update(torch_epoch_s=theirs, train_speedup=theirs / ours)
+            row += [f"{theirs * 1e3:.0f}", f"{theirs / ours:.2f}x"]
+        rows.append(row)
+        records.append(record)
+    columns = ["workload", "cell", "hidden", "steps x features", "batch", "float",
+               "skrnn ms/epoch"]
+    if torch is not None:
+        columns += ["torch ms/epoch", "train speed-up"]
+    runs = f"median of {repeats}" if repeats > 1 else "one run"
+    print_table(f"7. Shapes: one epoch each (Adam, clipping at 5), {threads} threads, {runs}; "
+                f"{'quick sizes' if quick else 'n as listed in bench.py'}", columns, rows)
+    return dict(runs=repeats, results=records)
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -724,6 +881,8 @@ def main(argv=None):
                         help="folder for bench.json and the plots (default: ./bench_results)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for skrnn and PyTorch alike (default: all cores)")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="run just this section (repeatable); bench.json then holds only it")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cuda: the GPU section only, against PyTorch on the GPU")
     args = parser.parse_args(argv)
@@ -746,13 +905,19 @@ def main(argv=None):
           f"{' (quick)' if args.quick else ''}")
 
     results = dict(machine=machine, quick=args.quick)
-    results["speed"] = bench_speed(args.quick, args.threads, torch)
-    results["first_use"] = bench_first_use()
-    results["digits"] = bench_digits(args.quick)
-    results["sunspots"] = bench_sunspots(args.quick)
-    results["data_path"] = dict(ragged=bench_ragged(args.quick),
-                                language_model=bench_language_model(args.quick, torch))
-    results["streaming"] = bench_streaming(args.quick, torch)
+    sections = {
+        "speed": lambda: bench_speed(args.quick, args.threads, torch),
+        "first_use": bench_first_use,
+        "digits": lambda: bench_digits(args.quick),
+        "sunspots": lambda: bench_sunspots(args.quick),
+        "data_path": lambda: dict(ragged=bench_ragged(args.quick),
+                                  language_model=bench_language_model(args.quick, torch)),
+        "streaming": lambda: bench_streaming(args.quick, torch),
+        "shapes": lambda: bench_shapes(args.quick, args.threads, torch),
+    }
+    for name in SECTIONS:
+        if args.only is None or name in args.only:
+            results[name] = sections[name]()
 
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     written = [args.out / "bench.json"] + write_plots(results, args.out)

@@ -9,6 +9,10 @@ from ._preprocessing import SequenceScaler
 from ._resample import resample, time_deltas
 from ._stream import Stream, generate
 from ._version import __version__
+from ._aot import use_packaged_kernels
+
+use_packaged_kernels()  # prebuilt machine code first, then Numba's own cache (see _aot)
+del use_packaged_kernels
 
 __all__ = [
     "RNNClassifier",

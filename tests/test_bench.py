@@ -17,11 +17,11 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     for section in ("1. Speed", "2. First use", "3. Digits", "4. Sunspots", "5. Data path",
-                    "Language model", "6. Streaming", "Generation"):
+                    "Language model", "6. Streaming", "Generation", "7. Shapes"):
         assert section in completed.stdout
     results = json.loads((out / "bench.json").read_text())
     assert {"machine", "speed", "first_use", "digits", "sunspots", "data_path",
-            "streaming"} <= set(results)
+            "streaming", "shapes"} <= set(results)
     ragged = results["data_path"]["ragged"]
     assert all(ragged[form]["ingest_us_per_sequence"] > 0 and ragged[form]["fit_epoch_s"] > 0
                and ragged[form]["predict_s"] > 0 for form in ("list", "3-D array"))
@@ -32,6 +32,9 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     assert {r["cell"] for r in speed} == {"rnn", "lstm", "gru"}
     assert all(r["skrnn_epoch_s"] > 0 and r["skrnn_predict_us"] > 0 for r in speed)
     assert results["speed"]["matmul_peak_gflops"] > 0
+    shapes = results["shapes"]["results"]
+    assert len(shapes) >= 10 and all(r["skrnn_epoch_s"] > 0 for r in shapes)
+    assert {"float32", "float64"} <= {r.get("dtype", "float32") for r in shapes}
     assert results["first_use"]["warm_cache"]["first_fit_s"] > 0
     digits = results["digits"]
     assert {r["solver"] for r in digits} == {"adam", "lbfgs"}
@@ -40,6 +43,16 @@ def test_quick_bench_runs_and_writes_json(tmp_path):
     # the real series is forecastable: every model beats nothing, ridge beats naive
     assert sunspots["ridge on windows"] < sunspots["naive (last value)"]
     assert all(0 < rmse < 60 for rmse in sunspots.values())
+
+
+def test_one_section_runs_alone(tmp_path):
+    completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--only", "sunspots",
+                                "--out", str(tmp_path)], capture_output=True, text=True,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "4. Sunspots" in completed.stdout and "1. Speed" not in completed.stdout
+    assert set(json.loads((tmp_path / "bench.json").read_text())) == {"machine", "quick",
+                                                                      "sunspots"}
 
 
 def test_gpu_section_without_a_gpu_says_why(tmp_path):
