@@ -10,15 +10,17 @@ reads that directory before Numba's own cache (``NUMBA_CACHE_DIR``, ``__pycache_
 user-wide one), so a first fit loads machine code instead of compiling it.
 
 Numba's cache keys guard every entry, so nothing stale or foreign is ever run: an entry is
-used only when the kernel's source file has the same content (a SHA-256 of it), its
-bytecode is the same, the Numba version is the same, and the machine code was generated for
-this CPU (its name and features). Anything else - another CPU model, another Numba, an
+used only when every source file of the package has the same content as when it was built
+(a SHA-256 of them all: Numba's own key hashes only the kernel's file, but a kernel inlines
+and links functions of other files), its bytecode is the same, the Numba version is the
+same, and the machine code was generated for this CPU (its name and features). Anything else - another CPU model, another Numba, an
 edited kernel - misses and compiles just as without this module, into Numba's usual cache.
 The code loaded is the very code the JIT would have built on this machine, so results stay
 bit-identical.
 """
 
 import functools
+import hashlib
 import os
 import sys
 
@@ -29,6 +31,21 @@ PACKAGED_DIR = os.path.join(_ROOT, "_precompiled")
 # True while precompile() runs: compiled kernels are saved into PACKAGED_DIR, not the user's
 # cache, and only PACKAGED_DIR is read (so each specialisation reached lands there).
 _writing = False
+
+
+@functools.cache
+def _package_stamp():
+    """A SHA-256 of every Python source file of the package, names and contents."""
+    digest = hashlib.sha256()
+    for folder, subfolders, files in sorted(os.walk(_ROOT)):
+        subfolders.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, _ROOT).encode())
+                with open(path, "rb") as source:
+                    digest.update(source.read())
+    return digest.hexdigest()
 
 
 @functools.cache
@@ -53,7 +70,7 @@ def _packaged_cache_class():
             self._packaged_file = IndexDataCacheFile(
                 cache_path=os.path.join(PACKAGED_DIR, relative),
                 filename_base=self._impl.filename_base,
-                source_stamp=self._impl.locator.get_source_stamp())
+                source_stamp=_package_stamp())
 
         def _load_overload(self, sig, target_context):
             if not self._enabled:

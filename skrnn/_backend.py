@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _kernels
 from ._kernels import _steps
-from ._kernels._gemm import matmul_tn
+from ._kernels._gemm import TN_DIRECT_ROWS, matmul_tn
 from ._parallel import batch_chunks, map_chunks, single_threaded_blas
 
 
@@ -69,10 +69,20 @@ class CPUBackend:
 
     @staticmethod
     def matmul_tn(a, b, columns=None):
-        """``a.T @ b[:, :columns]`` for 2-D arrays (``_gemm.matmul_tn``: no copy of ``a.T``,
-        nor of ``b``'s first columns)."""
-        out = np.empty((a.shape[1], b.shape[1] if columns is None else columns), a.dtype)
-        matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+        """``a.T @ b[:, :columns]`` for 2-D arrays: a weight gradient, summed over steps.
+
+        Up to ``TN_DIRECT_ROWS`` rows of output (the input weights of a few features),
+        ``_gemm.matmul_tn``'s blocks, reading both operands in place. More rows, NumPy's BLAS
+        (``a.T`` and ``b``'s first columns passed as strides, not copied): on two threads at
+        once (AVX2), 150-182 GFLOP/s where the blocks made 96-175 (R = 1568: M x N = 512 x 128
+        float32 169 against 101, float64 80 against 31; 2048 x 512 182 against 175).
+        """
+        n_rows, n_columns = a.shape[1], b.shape[1] if columns is None else columns
+        out = np.empty((n_rows, n_columns), a.dtype)
+        if n_rows > TN_DIRECT_ROWS:
+            np.dot(a.T, b[:, :n_columns], out=out)
+        else:
+            matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
         return out
 
     @staticmethod

@@ -368,3 +368,18 @@ def test_cuda_predict_from_several_threads_matches_one_thread():
         results = list(pool.map(lambda _: clf.predict_proba(X), range(8)))
     for got in results:
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M", [9, 48, 49, 300])
+def test_cpu_matmul_tn_reads_the_first_columns_by_blocks_or_blas(dtype, M):
+    # up to TN_DIRECT_ROWS rows the kernel's blocks, beyond NumPy's BLAS on strided views
+    from skrnn._backend import CPU
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((150, M)).astype(dtype)
+    b = rng.standard_normal((150, 96)).astype(dtype)
+    out = CPU.matmul_tn(a, b, 64)
+    assert out.shape == (M, 64) and out.flags.c_contiguous
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, a.astype(np.float64).T @ b[:, :64], rtol=tol, atol=tol * 12)

@@ -1,5 +1,5 @@
 """Matrix products on weights packed once: the time loops' recurrent product, prediction's
-one-row products, and the weight gradients' ``a.T @ b``.
+one-row products, and the input weights' gradient ``x.T @ d_gates`` for few features.
 
 Inside a time loop the recurrent product is small (a chunk of 32 sequences times ``W_hh``)
 and repeats every step on the same weights. BLAS re-packs the weights on every call and
@@ -27,7 +27,6 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import config, njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._activations import JIT_OPTIONS
@@ -36,9 +35,7 @@ _ROWS = 4  # rows of a block
 MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
 K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64 floats, 256 of 32
 TN_DIRECT_K_BLOCK = 32  # rows of b per pass when matmul_tn reads it in place
-TN_DIRECT_ROWS = 48  # matmul_tn reads b in place, unpacked, for at most this many rows
-TN_PACKED_A_ROWS = 512  # matmul_tn packs a beyond this many output rows; prefetches up to it
-TN_PREFETCH_DISTANCE = 8  # k steps ahead (8 and 16: 149-157 GFLOP/s at M = 256; none: 137)
+TN_DIRECT_ROWS = 48  # matmul_tn's blocks for at most this many output rows; BLAS beyond
 
 
 def _vector_bytes():
@@ -60,7 +57,7 @@ VECTOR_BYTES = _vector_bytes()
 PANEL_VECTORS = (4, 2) if VECTOR_BYTES == 64 else (2,)
 
 
-def _block_product(n_rows, vector_counts, prefetch=0):
+def _block_product(n_rows, vector_counts):
     """An intrinsic ``(a, a_start, a_row_step, a_k_step, w, w_start, w_k_step, width, out,
     out_start, out_row_step, k_start, k_stop, accumulate)`` on C-contiguous arrays, indexed
     as if flat (no views: a view made per call costs reference counting): for
@@ -77,11 +74,6 @@ def _block_product(n_rows, vector_counts, prefetch=0):
     one of ``vector_counts`` vectors: the intrinsic holds one loop per count and branches
     to the one that matches (the last count is taken when none of the others does).
     Nothing is bounds-checked here: the callers check shapes before the first block.
-
-    With ``prefetch`` > 0, step k also prefetches ``a``'s first row at k + ``prefetch``
-    (into every cache level): for ``a.T @ w`` read in place, whose next k is a new cache
-    line M floats on, a stride the hardware prefetchers do not follow. (A prefetch never
-    faults, past the end of ``a`` included.)
     """
 
     @intrinsic
@@ -124,10 +116,6 @@ def _block_product(n_rows, vector_counts, prefetch=0):
                                                             index(v * lanes)))
                 return vector_at(out_data, offset)
 
-            byte_pointer = ir.IntType(8).as_pointer()
-            prefetch_function = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [
-                    ir.IntType(32)] * 3), "llvm.prefetch.p0i8")
             a_rows = [builder.gep(a_data, [builder.add(a_start, builder.mul(index(r),
                                                                             a_row_step))])
                       for r in range(n_rows)]  # &a[row r, k = 0]
@@ -164,13 +152,6 @@ def _block_product(n_rows, vector_counts, prefetch=0):
                     w = [builder.load(vector_at(w_row, index(v * lanes)), align=4)
                          for v in range(n_vectors)]
                     a_k = builder.mul(k, a_k_step)
-                    if prefetch:
-                        ahead = builder.mul(builder.add(k, index(prefetch)), a_k_step)
-                        builder.call(prefetch_function, [
-                            builder.bitcast(builder.gep(a_rows[0], [ahead]), byte_pointer),
-                            ir.Constant(ir.IntType(32), 0),  # for reading
-                            ir.Constant(ir.IntType(32), 3),  # keep in every cache level
-                            ir.Constant(ir.IntType(32), 1)])  # data
                     acc_next = []
                     for r in range(n_rows):  # broadcast a[row r, k], multiply-add each vector
                         a_rk = builder.load(builder.gep(a_rows[r], [a_k]))
@@ -220,7 +201,6 @@ def _block_product(n_rows, vector_counts, prefetch=0):
 _block_1, _block_2, _block_3, _block_4 = (_block_product(n, PANEL_VECTORS)
                                           for n in range(1, _ROWS + 1))
 _matvec_block = _block_product(1, (MATVEC_VECTORS,))
-_block_4_prefetching = _block_product(_ROWS, PANEL_VECTORS, prefetch=TN_PREFETCH_DISTANCE)
 
 
 @njit(**JIT_OPTIONS)
@@ -372,39 +352,16 @@ def accumulate_matvec_panels(x, panels, out):
 
 
 @njit(**JIT_OPTIONS)
-def pack_row_groups(a, k_start, k_count, out):
-    """``a[k_start:k_start + k_count]`` (k_count, M) into ``out`` as (M // 4, k_count, 4):
-    the columns of ``a`` four at a time, each group's rows one after the other."""
-    M = a.shape[1]
-    for k in range(k_count):
-        row = a[k_start + k]
-        for g in range(M // _ROWS):
-            first = (g * k_count + k) * _ROWS
-            for r in range(_ROWS):
-                out[first + r] = row[g * _ROWS + r]
-
-
-@njit(**JIT_OPTIONS)
 def matmul_tn(a, b, out):
-    """``out = a.T @ b[:, :N]`` for a (R, M), b (R, N_b >= N) and out (M, N): the weight
-    gradients, summed over R.
+    """``out = a.T @ b[:, :N]`` for a (R, M), b (R, N_b >= N) and out (M, N): the input
+    weights' gradient, ``x.T @ d_gates`` summed over R, for up to ``TN_DIRECT_ROWS`` features.
 
-    The blocks read ``a`` by columns, so ``a.T`` is never copied whole (NumPy's ``a.T @ b``
-    copied it, and two threads doing so at once ran at half speed). With few rows of output
-    (M <= ``TN_DIRECT_ROWS``: the input weights' gradient, ``x.T @ d_gates``) they read
-    ``a`` and ``b`` in place, ``TN_DIRECT_K_BLOCK`` rows at a time, leaving any columns of
-    ``b`` past N unread. Otherwise ``b`` is packed into panels. Read in place, ``a`` gives
-    each step of a block's k loop a new cache line, M floats from the last, a stride the
-    hardware prefetchers do not follow; so when M is a multiple of four, up to
-    ``TN_PACKED_A_ROWS`` rows the blocks prefetch ``a``'s rows ahead, and beyond it ``a``
-    is packed a k slice at a time into groups of four columns (``pack_row_groups``). Each
-    was the faster of the two on its side: at M = 256 prefetching ran at 149-157 GFLOP/s,
-    packing at 141-146; at M = 512, 156-158 against 145-150; from M = 768 packing won.
-    Widths that panels do not tile go to BLAS.
-
-    One thread, R = 1568, N = 256, against ``a`` read in place without prefetches: M = 256
-    137 -> 149-157 GFLOP/s, M = 768 126-138 -> 141-152, M = 1024 117-127 -> 138-145.
-    Against OpenBLAS through Numba: 2.2x for M = 33, 3.0x for M = 9 (0.20 -> 0.067 ms).
+    With few rows of output the blocks read ``a`` by columns and ``b`` in place,
+    ``TN_DIRECT_K_BLOCK`` rows at a time, leaving any columns of ``b`` past N unread and
+    ``a.T`` never copied: against OpenBLAS through Numba, 2.2x for M = 33, 3.0x for M = 9
+    (0.20 -> 0.067 ms). Other shapes (more rows, widths that panels do not tile, empty
+    sums) go to BLAS, which is the faster there: see ``CPUBackend.matmul_tn``, which sends
+    more rows to NumPy's BLAS before they reach this function.
 
     Parameters
     ----------
@@ -417,48 +374,13 @@ def matmul_tn(a, b, out):
     if b.shape[0] != R or out.shape[0] != M or b.shape[1] < N:
         raise ValueError("matmul_tn: shapes do not match")
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    vectors = panel_vectors(N, a.itemsize)
-    NR = vectors * VECTOR_BYTES // a.itemsize
-    in_place = R > 0 and N % NR == 0 and M <= TN_DIRECT_ROWS
-    if N < b.shape[1] and not in_place:
-        b = np.ascontiguousarray(b[:, :N])
-    if R == 0 or N % NR != 0:
-        np.dot(a.T, b, out)
+    NR = panel_vectors(N, a.itemsize) * VECTOR_BYTES // a.itemsize
+    if R == 0 or N % NR != 0 or M > TN_DIRECT_ROWS:
+        np.dot(a.T, np.ascontiguousarray(b[:, :N]), out)
         return
-    if in_place:
-        w = b.reshape(b.size)
-        for k_start in range(0, R, TN_DIRECT_K_BLOCK):
-            k_stop = min(R, k_start + TN_DIRECT_K_BLOCK)
-            for p in range(N // NR):
-                _block_rows(a, 1, M, M, w, p * NR, b.shape[1], NR, out, p * NR, N, k_start,
-                            k_stop, k_start > 0)
-        return
-    w = pack_panels(b, vectors).reshape(b.size)  # (N // NR, R, NR)
-    # a panel's k slice stays in L1 while every row block passes; eight rows short of a
-    # power of two, so that the packed groups of ``a`` do not all share a few cache sets
-    k_block = K_BLOCK_BYTES // (NR * a.itemsize) - 8
-    if M % _ROWS != 0:
-        for k_start in range(0, R, k_block):
-            k_stop = min(R, k_start + k_block)
-            for p in range(N // NR):
-                _block_rows(a, 1, M, M, w, p * R * NR, NR, NR, out, p * NR, N, k_start,
-                            k_stop, k_start > 0)
-        return
-    if M <= TN_PACKED_A_ROWS:  # a in place, each block prefetching its next rows
-        for k_start in range(0, R, k_block):
-            k_stop = min(R, k_start + k_block)
-            for p in range(N // NR):
-                for g in range(M // _ROWS):
-                    _block_4_prefetching(a, g * _ROWS, 1, M, w, p * R * NR, NR, NR, out,
-                                         g * _ROWS * N + p * NR, N, k_start, k_stop,
-                                         k_start > 0)
-        return
-    a_groups = aligned_empty((M * k_block,), a.dtype)
-    for k_start in range(0, R, k_block):
-        k_count = min(R, k_start + k_block) - k_start
-        pack_row_groups(a, k_start, k_count, a_groups)
+    w = b.reshape(b.size)
+    for k_start in range(0, R, TN_DIRECT_K_BLOCK):
+        k_stop = min(R, k_start + TN_DIRECT_K_BLOCK)
         for p in range(N // NR):
-            for g in range(M // _ROWS):
-                _block_4(a_groups, g * k_count * _ROWS, 1, _ROWS, w,
-                         p * R * NR + k_start * NR, NR, NR, out, g * _ROWS * N + p * NR, N,
-                         0, k_count, k_start > 0)
+            _block_rows(a, 1, M, M, w, p * NR, b.shape[1], NR, out, p * NR, N, k_start,
+                        k_stop, k_start > 0)
