@@ -3,7 +3,8 @@
 ``_network`` orchestrates a layer the same way on every backend: the backend runs the time
 loop from the layer's input (the input's product included), and the weight gradients are
 one matrix product each after it. A backend supplies the array module (``xp``), how a
-batch is split into chunks, and the time loops, with the signatures of the Numba kernels.
+batch is split into chunks, and ``forward(cell, ...)``/``backward(cell, ...)``: the time
+loops of a cell's record (``_cells``), with the signatures of its Numba kernels.
 
 - ``CPU``: the Numba kernels of ``_kernels``; the batch split into one chunk per thread.
 - ``StepBackend``: the time loop in Python: the input product of all steps first, then one
@@ -43,16 +44,20 @@ class CPUBackend:
     xp = np
     on_device = False
 
-    rnn_forward = staticmethod(_kernels.rnn_forward)
-    rnn_backward = staticmethod(_kernels.rnn_backward)
-    lstm_forward = staticmethod(_kernels.lstm_forward)
-    lstm_backward = staticmethod(_kernels.lstm_backward)
-    gru_forward = staticmethod(_kernels.gru_forward)
-    gru_backward = staticmethod(_kernels.gru_backward)
     embedding_backward = staticmethod(_kernels.embedding_backward)
 
     chunks = staticmethod(batch_chunks)
     map_chunks = staticmethod(map_chunks)
+
+    @staticmethod
+    def forward(cell, *args):
+        """Run ``cell``'s forward Numba kernel."""
+        cell.forward(*args)
+
+    @staticmethod
+    def backward(cell, *args):
+        """Run ``cell``'s backward Numba kernel."""
+        cell.backward(*args)
 
     @staticmethod
     def asarray(a):
@@ -212,7 +217,7 @@ class StepBackend:
     def _can_capture(self):
         return self.graphs is not None
 
-    def _loop(self, name, flags, arrays, body, scratch_shapes, dtype):
+    def loop(self, name, flags, arrays, body, scratch_shapes, dtype):
         def make_scratch():
             return [self.xp.empty(shape, dtype) for shape in scratch_shapes]
 
@@ -221,119 +226,23 @@ class StepBackend:
         else:
             body(make_scratch())
 
-    # -- the time loops, with the signatures of the Numba kernels
+    # -- the time loops: each cell's loop (``Cell.step_forward``/``step_backward``), with
+    # the signatures of its Numba kernels
 
-    def rnn_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
-        T, B, H = h.shape
-        F = x.shape[2]
+    def forward(self, cell, *args):
+        """Run ``cell``'s forward time loop (its Numba kernel's arguments)."""
+        cell.step_forward(self, *args)
 
-        def body(scratch):
-            zeros, hw, w_ih_t, xw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
-            zeros.fill(0)
-            self._input_product(x, w_ih, w_ih_t, xw)
-            for t in range(T):
-                h_prev = zeros if t == 0 else h[t - 1]
-                self.gemm(h_prev, w_hh_t, hw)
-                self.steps.rnn_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
-                                            use_relu, h[t])
+    def backward(self, cell, *args):
+        """Run ``cell``'s backward time loop (its Numba kernel's arguments)."""
+        cell.step_backward(self, *args)
 
-        self._loop("rnn_forward", bool(use_relu), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, h),
-                   body, [(B, H), (B, H), (F, H), (T, B, H)], h.dtype)
-
-    def rnn_backward(self, d_h, h, w_hh, lengths, use_relu, d_pre):
-        T, B, H = h.shape
-
-        def body(scratch):
-            d_h_rec, d_carry = scratch  # (B, H) each, gradients reaching h[t] from t + 1
-            d_h_rec.fill(0)
-            d_carry.fill(0)
-            for t in range(T - 1, -1, -1):
-                self.steps.rnn_backward_step(t, d_h[t], d_h_rec, d_carry, h[t], lengths,
-                                             use_relu, d_pre[t])
-                if t > 0:
-                    self.gemm(d_pre[t], w_hh, d_h_rec)
-
-        self._loop("rnn_backward", bool(use_relu), (d_h, h, w_hh, lengths, d_pre), body,
-                   [(B, H), (B, H)], h.dtype)
-
-    def _input_product(self, x, w_ih, w_ih_t, out):
+    def input_product(self, x, w_ih, w_ih_t, out):
         """``out = x @ w_ih.T`` for every step at once, inside a loop's body (capturable:
         ``w_ih.T`` is copied into the scratch ``w_ih_t`` for the cuBLAS product)."""
         T, B, F = x.shape
         w_ih_t[...] = w_ih.T
         self.gemm(x.reshape(T * B, F), w_ih_t, out.reshape(T * B, out.shape[2]))
-
-    def lstm_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h):
-        T, B, G = gates.shape
-        H = G // 4
-
-        def body(scratch):
-            zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0 and c_0; hw (B, 4H)
-            zeros.fill(0)
-            self._input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
-            for t in range(T):
-                h_prev = zeros if t == 0 else h[t - 1]
-                c_prev = zeros if t == 0 else c[t - 1]
-                self.gemm(h_prev, w_hh_t, hw)
-                self.steps.lstm_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, c_prev,
-                                             h_prev, c[t], h[t])
-
-        self._loop("lstm_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h),
-                   body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
-
-    def lstm_backward(self, d_h, gates, c, w_hh, lengths, d_gates):
-        T, B, G = gates.shape
-        H = G // 4
-
-        def body(scratch):
-            zeros, d_h_rec, d_carry, d_c = scratch  # (B, H) each
-            for a in scratch:
-                a.fill(0)
-            for t in range(T - 1, -1, -1):
-                c_prev = zeros if t == 0 else c[t - 1]
-                self.steps.lstm_backward_step(t, d_h[t], d_h_rec, d_carry, d_c, gates[t],
-                                              c[t], c_prev, lengths, d_gates[t])
-                if t > 0:
-                    self.gemm(d_gates[t], w_hh, d_h_rec)
-
-        self._loop("lstm_backward", (), (d_h, gates, c, w_hh, lengths, d_gates), body,
-                   [(B, H)] * 4, gates.dtype)
-
-    def gru_forward(self, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
-        T, B, G = gates.shape
-        H = G // 3
-
-        def body(scratch):
-            zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0; hw (B, 3H) without bias
-            zeros.fill(0)
-            self._input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
-            for t in range(T):
-                h_prev = zeros if t == 0 else h[t - 1]
-                self.gemm(h_prev, w_hh_t, hw)
-                self.steps.gru_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, h_prev,
-                                            hw_n[t], h[t])
-
-        self._loop("gru_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h),
-                   body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
-
-    def gru_backward(self, d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
-        T, B, G = gates.shape
-        H = G // 3
-
-        def body(scratch):
-            zeros, d_h_rec, d_carry = scratch  # (B, H) each
-            for a in scratch:
-                a.fill(0)
-            for t in range(T - 1, -1, -1):
-                h_prev = zeros if t == 0 else h[t - 1]
-                self.steps.gru_backward_step(t, d_h[t], d_h_rec, d_carry, gates[t], hw_n[t],
-                                             h_prev, lengths, d_gates_hh[t], d_n[t])
-                if t > 0:
-                    self.gemm(d_gates_hh[t], w_hh, d_h_rec)
-
-        self._loop("gru_backward", (),
-                   (d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n), body,
-                   [(B, H)] * 3, gates.dtype)
 
     def embedding_backward(self, ids, lengths, d_x, d_weight):
         self.steps.embedding_backward(ids, lengths, d_x, d_weight)
@@ -470,3 +379,126 @@ def _cuda_unavailable_reason():
     if n_devices < 1:
         return "CuPy sees no CUDA device."
     return None
+
+
+# ------------------------------------------------------- each cell's step-backend time loop
+# Per step: one recurrent product (``backend.gemm``) and one step function of
+# ``backend.steps`` (NumPy's ``_kernels._steps`` or the CUDA twins); the arguments are those
+# of the cell's Numba kernels. ``_cells`` names them in each cell's record.
+
+def rnn_step_forward(backend, x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h):
+    """The simple RNN's forward loop (``rnn_forward``'s arguments)."""
+    T, B, H = h.shape
+    F = x.shape[2]
+
+    def body(scratch):
+        zeros, hw, w_ih_t, xw = scratch  # h_0 = 0; hw: h_{t-1} W_hh^T (B, H)
+        zeros.fill(0)
+        backend.input_product(x, w_ih, w_ih_t, xw)
+        for t in range(T):
+            h_prev = zeros if t == 0 else h[t - 1]
+            backend.gemm(h_prev, w_hh_t, hw)
+            backend.steps.rnn_forward_step(t, xw[t], hw, b_ih, b_hh, lengths, h_prev,
+                                           use_relu, h[t])
+
+    backend.loop("rnn_forward", bool(use_relu), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, h),
+                 body, [(B, H), (B, H), (F, H), (T, B, H)], h.dtype)
+
+
+def rnn_step_backward(backend, d_h, h, w_hh, lengths, use_relu, d_pre):
+    """The simple RNN's backward loop (``rnn_backward``'s arguments)."""
+    T, B, H = h.shape
+
+    def body(scratch):
+        d_h_rec, d_carry = scratch  # (B, H) each, gradients reaching h[t] from t + 1
+        d_h_rec.fill(0)
+        d_carry.fill(0)
+        for t in range(T - 1, -1, -1):
+            backend.steps.rnn_backward_step(t, d_h[t], d_h_rec, d_carry, h[t], lengths,
+                                            use_relu, d_pre[t])
+            if t > 0:
+                backend.gemm(d_pre[t], w_hh, d_h_rec)
+
+    backend.loop("rnn_backward", bool(use_relu), (d_h, h, w_hh, lengths, d_pre), body,
+                 [(B, H), (B, H)], h.dtype)
+
+
+def lstm_step_forward(backend, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h):
+    """The LSTM's forward loop (``lstm_forward``'s arguments)."""
+    T, B, G = gates.shape
+    H = G // 4
+
+    def body(scratch):
+        zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0 and c_0; hw (B, 4H)
+        zeros.fill(0)
+        backend.input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
+        for t in range(T):
+            h_prev = zeros if t == 0 else h[t - 1]
+            c_prev = zeros if t == 0 else c[t - 1]
+            backend.gemm(h_prev, w_hh_t, hw)
+            backend.steps.lstm_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, c_prev,
+                                            h_prev, c[t], h[t])
+
+    backend.loop("lstm_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h),
+                 body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
+
+
+def lstm_step_backward(backend, d_h, gates, c, w_hh, lengths, d_gates):
+    """The LSTM's backward loop (``lstm_backward``'s arguments)."""
+    T, B, G = gates.shape
+    H = G // 4
+
+    def body(scratch):
+        zeros, d_h_rec, d_carry, d_c = scratch  # (B, H) each
+        for a in scratch:
+            a.fill(0)
+        for t in range(T - 1, -1, -1):
+            c_prev = zeros if t == 0 else c[t - 1]
+            backend.steps.lstm_backward_step(t, d_h[t], d_h_rec, d_carry, d_c, gates[t],
+                                             c[t], c_prev, lengths, d_gates[t])
+            if t > 0:
+                backend.gemm(d_gates[t], w_hh, d_h_rec)
+
+    backend.loop("lstm_backward", (), (d_h, gates, c, w_hh, lengths, d_gates), body,
+                 [(B, H)] * 4, gates.dtype)
+
+
+def gru_step_forward(backend, x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h):
+    """The GRU's forward loop (``gru_forward``'s arguments)."""
+    T, B, G = gates.shape
+    H = G // 3
+
+    def body(scratch):
+        zeros, hw, w_ih_t = scratch  # zeros (B, H): h_0; hw (B, 3H) without bias
+        zeros.fill(0)
+        backend.input_product(x, w_ih, w_ih_t, gates)  # activated in place step by step
+        for t in range(T):
+            h_prev = zeros if t == 0 else h[t - 1]
+            backend.gemm(h_prev, w_hh_t, hw)
+            backend.steps.gru_forward_step(t, gates[t], hw, b_ih, b_hh, lengths, h_prev,
+                                           hw_n[t], h[t])
+
+    backend.loop("gru_forward", (), (x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h),
+                 body, [(B, H), (B, G), w_ih.shape[::-1]], gates.dtype)
+
+
+def gru_step_backward(backend, d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n):
+    """The GRU's backward loop (``gru_backward``'s arguments)."""
+    T, B, G = gates.shape
+    H = G // 3
+
+    def body(scratch):
+        zeros, d_h_rec, d_carry = scratch  # (B, H) each
+        for a in scratch:
+            a.fill(0)
+        for t in range(T - 1, -1, -1):
+            h_prev = zeros if t == 0 else h[t - 1]
+            backend.steps.gru_backward_step(t, d_h[t], d_h_rec, d_carry, gates[t], hw_n[t],
+                                            h_prev, lengths, d_gates_hh[t], d_n[t])
+            if t > 0:
+                backend.gemm(d_gates_hh[t], w_hh, d_h_rec)
+
+    backend.loop("gru_backward", (),
+                 (d_h, gates, hw_n, h, w_hh, lengths, d_gates_hh, d_n), body,
+                 [(B, H)] * 3, gates.dtype)
+

@@ -26,6 +26,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _backend, _dask, _lbfgs, _memory, _network
+from ._cells import CELLS
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES, batch_loss_grad
 from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
@@ -60,7 +61,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     """Shared fitting machinery of the recurrent estimators. Not for direct use."""
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "cell": [StrOptions(set(CELLS))],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"tanh", "relu"})],
         "bidirectional": ["boolean"],

@@ -7,8 +7,9 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
+from ._cells import CELLS
 
-_CELL_BY_GATES = {gates: cell for cell, gates in _network.GATE_MULTIPLIER.items()}
+_CELL_BY_GATES = {cell.n_gates: name for name, cell in CELLS.items()}
 
 
 def _import_torch():
@@ -77,16 +78,16 @@ def _module_class(torch):
             self.n_directions = spec.n_directions
             self.link = link
             self.squeeze = squeeze
-            self.is_lstm = spec.cell == "lstm"
+            cell = CELLS[spec.cell]
+            self.state_is_tuple = cell.n_states > 1  # (h, c): h_n is its first
             if spec.vocab_size is not None:
                 self.embedding = torch.nn.Embedding(spec.vocab_size, spec.n_features)
             kwargs = dict(input_size=spec.n_features, hidden_size=spec.hidden_layer_sizes[0],
                           num_layers=len(spec.hidden_layer_sizes), batch_first=True,
                           bidirectional=spec.bidirectional)
-            if spec.cell == "rnn":
-                self.rnn = torch.nn.RNN(nonlinearity=spec.activation, **kwargs)
-            else:
-                self.rnn = (torch.nn.LSTM if spec.cell == "lstm" else torch.nn.GRU)(**kwargs)
+            if cell.takes_activation:
+                kwargs["nonlinearity"] = spec.activation
+            self.rnn = getattr(torch.nn, cell.torch_module)(**kwargs)
             self.head = torch.nn.Linear(spec.output_size, spec.n_outputs)
 
         def forward(self, x, lengths=None):
@@ -102,7 +103,7 @@ def _module_class(torch):
                     out, _ = pad_packed_sequence(out, batch_first=True, total_length=n_steps)
                 features = out
             else:
-                h_n = state[0] if self.is_lstm else state
+                h_n = state[0] if self.state_is_tuple else state
                 features = torch.cat([h_n[d - self.n_directions]
                                       for d in range(self.n_directions)], dim=1)
             raw = self.head(features)

@@ -19,11 +19,9 @@ import numpy as np
 
 from . import _kernels
 from ._backend import CPU
+from ._cells import CELLS
 from ._kernels._gemm import MATVEC_VECTORS, pack_panels
 from ._parallel import map_chunks, single_threaded_blas, thread_chunks
-
-GATE_MULTIPLIER = {"rnn": 1, "lstm": 4, "gru": 3}
-
 
 @dataclass(frozen=True)
 class NetworkSpec:
@@ -31,7 +29,8 @@ class NetworkSpec:
 
     Attributes
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str
+        A key of ``_cells.CELLS``.
     n_features : int
         Features per step of the input (the embedding width when ``vocab_size`` is set).
     hidden_layer_sizes : tuple of int
@@ -83,7 +82,7 @@ def param_shapes(spec):
     shapes = {}
     if spec.vocab_size is not None:
         shapes["embedding.weight"] = (spec.vocab_size, spec.n_features)
-    n_gates = GATE_MULTIPLIER[spec.cell]
+    n_gates = CELLS[spec.cell].n_gates
     for layer, hidden in enumerate(spec.hidden_layer_sizes):
         n_in = spec.layer_input_size(layer)
         for suffix in spec.suffixes:
@@ -108,7 +107,7 @@ def init_params(spec, rng, dtype):
     """Draw initial parameters.
 
     Input weights are Glorot-uniform per gate block, recurrent weights orthogonal per gate
-    block, biases zero except the LSTM forget gate (``bias_ih`` block 2 set to 1), the head
+    block, biases zero except the cell's ``initial_bias_ih`` (the LSTM forget gate's 1), the head
     Glorot-uniform and the embedding standard normal: the initialisation Keras uses, which
     trains recurrent networks more reliably than PyTorch's uniform default.
     """
@@ -127,18 +126,20 @@ def _initial_value(spec, rng, name, shape):
     """One parameter's initial value (float64), as ``init_params`` describes."""
     if name == "embedding.weight":
         return rng.standard_normal(shape)
+    cell = CELLS[spec.cell]
     if "bias" in name:
         value = np.zeros(shape)
-        if spec.cell == "lstm" and "bias_ih" in name:
-            hidden = shape[0] // 4
-            value[hidden:2 * hidden] = 1.0
+        if "bias_ih" in name:
+            hidden = shape[0] // cell.n_gates
+            for block, bias in cell.initial_bias_ih:
+                value[block * hidden:(block + 1) * hidden] = bias
         return value
     if "weight_hh" in name:
         hidden = shape[1]
         return np.concatenate([_orthogonal(rng, hidden, hidden)
                                for _ in range(shape[0] // hidden)])
     # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
-    fan_out = shape[0] // GATE_MULTIPLIER[spec.cell] if name.startswith("rnn.") else shape[0]
+    fan_out = shape[0] // cell.n_gates if name.startswith("rnn.") else shape[0]
     limit = np.sqrt(6.0 / (fan_out + shape[1]))
     return rng.uniform(-limit, limit, shape)
 
@@ -231,17 +232,18 @@ def _fresh_if_none(workspace, xp):
 # One direction of one layer: the input GEMM, the kernel, the gradient GEMMs.
 
 
-def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, backend=CPU):
+def cell_forward(cell, weights, x, lengths, flags=(), workspace=None, backend=CPU):
     """Forward of one direction of one layer over time-major input.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : Cell
+        The cell's record (``_cells.CELLS``).
     weights : tuple (weight_ih, weight_hh, bias_ih, bias_hh)
     x : ndarray (T, B, F)
     lengths : ndarray (B,) of int64
-    use_relu : bool
-        Simple RNN only.
+    flags : tuple
+        ``cell.flags(spec)``: the simple RNN's ``use_relu``.
     workspace : Workspace or None
         Where the activations live (None: fresh arrays).
     backend : CPUBackend or StepBackend
@@ -252,34 +254,24 @@ def cell_forward(cell, weights, x, lengths, use_relu=False, workspace=None, back
     h : ndarray (T, B, H)
         Hidden state after each step (carried past each sequence's end).
     cache : dict
-        What ``cell_backward`` needs.
+        What ``cell_backward`` needs: ``x``, ``h`` and the buffers ``cell.kept``.
     """
     workspace = _fresh_if_none(workspace, backend.xp)
     w_ih, w_hh, b_ih, b_hh = weights
     T, B, _ = x.shape
-    G = w_ih.shape[0]
     H = w_hh.shape[1]
     dtype = w_ih.dtype
     x = backend.xp.ascontiguousarray(x)  # the loops take the input's product step by step
     w_hh_t = backend.transposed(w_hh, workspace)
     h = workspace.empty("h", (T, B, H), dtype)
+    kept = [workspace.empty(name, (T, B, width * H), dtype) for name, width in cell.kept]
+    backend.forward(cell, x, w_ih, w_hh_t, b_ih, b_hh, lengths, *flags, *kept, h)
     cache = {"x": x, "h": h}
-    if cell == "rnn":
-        backend.rnn_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, use_relu, h)
-    elif cell == "lstm":
-        gates = workspace.empty("gates", (T, B, G), dtype)
-        c = workspace.empty("c", (T, B, H), dtype)
-        backend.lstm_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, c, h)
-        cache.update(gates=gates, c=c)
-    else:
-        gates = workspace.empty("gates", (T, B, G), dtype)
-        hw_n = workspace.empty("hw_n", (T, B, H), dtype)
-        backend.gru_forward(x, w_ih, w_hh_t, b_ih, b_hh, lengths, gates, hw_n, h)
-        cache.update(gates=gates, hw_n=hw_n)
+    cache.update(zip((name for name, _ in cell.kept), kept))
     return h, cache
 
 
-def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=None,
+def cell_backward(cell, weights, cache, d_h, lengths, flags=(), workspace=None,
                   input_gradient=True, backend=CPU):
     """Backward of one direction of one layer.
 
@@ -303,19 +295,14 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     xp = backend.xp
     # d_gates_hh: gradient of the recurrent product's output (and of b_hh), every gate.
     # input_blocks: the gradient of the input projection (and of b_ih), as column blocks
-    # (array, columns used), in gate order; one block except for GRU (see gru_backward)
+    # (array, columns used), in gate order; one block but for GRU (see ``_cells``)
     d_gates_hh = workspace.empty("d_gates_hh", (T, B, G), w_ih.dtype)
     d_gates_hh_2d = d_gates_hh.reshape(T * B, G)
-    input_blocks = [(d_gates_hh_2d, G)]
-    if cell == "rnn":
-        backend.rnn_backward(d_h, h, w_hh, lengths, use_relu, d_gates_hh)
-    elif cell == "lstm":
-        backend.lstm_backward(d_h, cache["gates"], cache["c"], w_hh, lengths, d_gates_hh)
-    else:
-        d_n = workspace.empty("d_n", (T, B, H), w_ih.dtype)
-        backend.gru_backward(d_h, cache["gates"], cache["hw_n"], h, w_hh, lengths,
-                             d_gates_hh, d_n)
-        input_blocks = [(d_gates_hh_2d, 2 * H), (d_n.reshape(T * B, H), H)]  # r z | n
+    extra = [workspace.empty(name, (T, B, width * H), w_ih.dtype)
+             for name, width in cell.backward_extra]
+    backend.backward(cell, d_h, *(cache[name] for name in cell.backward_reads), w_hh, lengths,
+                     *flags, d_gates_hh, *extra)
+    input_blocks = cell.input_blocks(d_gates_hh_2d, extra, H)
     # the input weights' and bias_ih's gradients in one product per block: x with a column
     # of ones (a separate sum over the gate gradients was one more pass over them),
     # transposed (F + 1 rows of output: one pass over the gate gradients on the CPU)
@@ -329,11 +316,12 @@ def cell_backward(cell, weights, cache, d_h, lengths, use_relu=False, workspace=
     # h_{t-1} is zero at t = 0, so step 0 adds nothing to d_w_hh.
     d_w_hh = backend.matmul_tn(d_gates_hh[1:].reshape((T - 1) * B, G),
                                h[:-1].reshape((T - 1) * B, H))
-    # the two biases get one gradient except for GRU's n block (its r and z gradients are
-    # those of b_ih, already summed)
+    # the two biases get one gradient but where the input blocks part from the recurrent
+    # product's (GRU's n block; its r and z gradients are those of b_ih, already summed)
     d_b_hh = d_b_ih.copy()
-    if cell == "gru":
-        d_b_hh[2 * H:] = d_gates_hh_2d[:, 2 * H:].sum(axis=0)
+    shared = input_blocks[0][1]
+    if shared < G:
+        d_b_hh[shared:] = d_gates_hh_2d[:, shared:].sum(axis=0)
     d_x = None
     if input_gradient:
         d_x = workspace.empty("d_x", (T, B, F), w_ih.dtype)
@@ -543,7 +531,8 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace, backend):
     """Forward pass over one chunk of the batch; ``masks`` from ``draw_dropout_masks``."""
     T = data.shape[0]
     xp = backend.xp
-    use_relu = spec.activation == "relu"
+    cell = CELLS[spec.cell]
+    flags = cell.flags(spec)
     reversal = time_reversal_index(lengths, T, xp) if spec.bidirectional else None
     layer_masks, head_mask = masks if masks is not None else (None, None)
 
@@ -553,8 +542,8 @@ def _forward_chunk(spec, params, data, lengths, masks, workspace, backend):
         directions = []  # each direction's cache, for backward
 
         def run_direction(suffix, x_dir):
-            h, cell_cache = cell_forward(spec.cell, _layer_weights(params, layer, suffix), x_dir,
-                                         lengths, use_relu, workspace.scope((layer, suffix)),
+            h, cell_cache = cell_forward(cell, _layer_weights(params, layer, suffix), x_dir,
+                                         lengths, flags, workspace.scope((layer, suffix)),
                                          backend)
             directions.append(cell_cache)
             return h
@@ -588,7 +577,8 @@ def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient, ba
     T = cache["data"].shape[0]
     B = lengths.shape[0]
     dtype = params["head.weight"].dtype
-    use_relu = spec.activation == "relu"
+    cell = CELLS[spec.cell]
+    flags = cell.flags(spec)
     grads = {}
 
     features = cache["features"]
@@ -624,9 +614,9 @@ def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient, ba
                 d_h[T - 1] += d_final[:, d * H:(d + 1) * H]
             weights = _layer_weights(params, layer, suffix)
             needs_d_x = layer > 0 or input_gradient or spec.vocab_size is not None
-            d_x_dir, layer_grads = cell_backward(spec.cell, weights,
-                                                 layer_cache["directions"][d], d_h, lengths,
-                                                 use_relu, scope, needs_d_x, backend)
+            d_x_dir, layer_grads = cell_backward(cell, weights, layer_cache["directions"][d],
+                                                 d_h, lengths, flags, scope, needs_d_x,
+                                                 backend)
             for kind, grad in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), layer_grads):
                 grads[f"rnn.{kind}_l{layer}{suffix}"] = grad
             if d_x_dir is None:
@@ -649,10 +639,6 @@ def _backward_chunk(spec, params, cache, d_output, workspace, input_gradient, ba
 # --------------------------------------------------------------------------------------
 # Prediction: the same network through the ``*_predict`` kernels, which compute each sequence
 # alone in a fixed order, so a prediction never depends on what it is predicted with.
-
-_PREDICT_KERNELS = {"rnn": _kernels.rnn_predict, "lstm": _kernels.lstm_predict,
-                    "gru": _kernels.gru_predict}
-
 
 def prediction_weights(params):
     """The weights as the prediction kernels read them: the recurrent layers' transposed and
@@ -716,16 +702,17 @@ def _predict_chunk(spec, params, prepared, data, lengths):
 
 def prediction_state(spec, layer, batch_size, dtype):
     """The recurrent state of one layer direction for its prediction kernel: (h,), or
-    (h, c) for an LSTM, each (B, H)."""
+    (h, c) for an LSTM (the cell's ``n_states``), each (B, H)."""
     hidden = spec.hidden_layer_sizes[layer]
     return tuple(np.zeros((batch_size, hidden), dtype)
-                 for _ in range(2 if spec.cell == "lstm" else 1))
+                 for _ in range(CELLS[spec.cell].n_states))
 
 
 def prediction_layer_weights(spec, params, prepared, layer, suffix=""):
     """What the prediction kernel of one layer direction reads besides its input and state:
-    (kernel, packed input weights, packed recurrent weights, b_ih, b_hh)."""
-    return (_PREDICT_KERNELS[spec.cell], prepared[f"rnn.weight_ih_l{layer}{suffix}"],
+    (kernel, its flags, packed input weights, packed recurrent weights, b_ih, b_hh)."""
+    cell = CELLS[spec.cell]
+    return (cell.predict, cell.flags(spec), prepared[f"rnn.weight_ih_l{layer}{suffix}"],
             prepared[f"rnn.weight_hh_l{layer}{suffix}"], params[f"rnn.bias_ih_l{layer}{suffix}"],
             params[f"rnn.bias_hh_l{layer}{suffix}"])
 
@@ -747,12 +734,9 @@ def predict_layer(spec, layer_weights, x, lengths, state, carried=False):
     -------
     h : ndarray (T, B, H)
     """
-    kernel, w_ih, w_hh, b_ih, b_hh = layer_weights
+    kernel, flags, w_ih, w_hh, b_ih, b_hh = layer_weights
     h = np.empty((x.shape[0], x.shape[1], w_hh.shape[1]), x.dtype)
-    if spec.cell == "rnn":
-        kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, spec.activation == "relu", carried, *state, h)
-    else:
-        kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, carried, *state, h)
+    kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, *flags, carried, *state, h)
     return h
 
 
