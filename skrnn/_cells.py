@@ -2,10 +2,11 @@
 
 A cell's equations live in its kernel file (``_kernels/_rnn.py``, ``_lstm.py``,
 ``_gru.py``: the Numba kernels) and in its step functions (``_kernels/_steps.py`` on NumPy,
-``_backend``'s CUDA twins); its record here says how to call them and what else about the
-cell differs: the gate count, the buffers forward keeps for backward, the initial biases,
-GRU's split input gradient, and the PyTorch and ONNX operators it maps to. Nothing else in
-skrnn branches on a cell's name: to add a cell, write its kernels and steps and one record.
+``_backend/_cuda_steps.py`` on a GPU, run by the loops of ``_backend/_step.py``); its
+record here says how to call them and what else about the cell differs: the gate count,
+the buffers forward keeps for backward, the initial biases, GRU's split input gradient,
+and the PyTorch and ONNX operators it maps to. Nothing else in skrnn branches on a cell's
+name: to add a cell, write its kernels and steps and one record.
 
 The kernels of every cell share an argument order, so that one caller serves them all::
 
@@ -18,7 +19,8 @@ The kernels of every cell share an argument order, so that one caller serves the
 
 from dataclasses import dataclass, field
 
-from . import _backend, _kernels
+from . import _kernels
+from ._backend import _step
 
 
 def _one_block(d_gates_hh_2d, extra, H):
@@ -98,19 +100,19 @@ class Cell:
 
 CELLS = {cell.name: cell for cell in (
     Cell("rnn", 1, _kernels.rnn_forward, _kernels.rnn_backward, _kernels.rnn_predict,
-         _backend.rnn_step_forward, _backend.rnn_step_backward,
+         _step.rnn_step_forward, _step.rnn_step_backward,
          takes_activation=True,
          # h, d_pre, d_h
          stored_per_unit=3, torch_module="RNN", onnx_op="RNN"),
     Cell("lstm", 4, _kernels.lstm_forward, _kernels.lstm_backward, _kernels.lstm_predict,
-         _backend.lstm_step_forward, _backend.lstm_step_backward,
+         _step.lstm_step_forward, _step.lstm_step_backward,
          kept=(("gates", 4), ("c", 1)), backward_reads=("gates", "c"), n_states=2,
          initial_bias_ih=((1, 1.0),),  # the forget gate: remember by default
          # gates 4, c, h, d_gates 4, d_h
          stored_per_unit=11, torch_module="LSTM", onnx_op="LSTM",
          onnx_gate_order=(0, 3, 1, 2)),  # ONNX: i, o, f, c
     Cell("gru", 3, _kernels.gru_forward, _kernels.gru_backward, _kernels.gru_predict,
-         _backend.gru_step_forward, _backend.gru_step_backward,
+         _step.gru_step_forward, _step.gru_step_backward,
          kept=(("gates", 3), ("hw_n", 1)), backward_reads=("gates", "hw_n", "h"),
          backward_extra=(("d_n", 1),), input_blocks=_gru_blocks,
          # gates 3, hw_n, h, d_gates_hh 3, d_n, d_h

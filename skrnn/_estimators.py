@@ -29,7 +29,7 @@ from . import _backend, _dask, _lbfgs, _memory, _network
 from ._cells import CELLS
 from ._interop import check_params_match, params_from_state_dict, spec_arguments
 from ._losses import LOSSES, batch_loss_grad
-from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
+from ._optimizers import add_l2_penalty, clip_by_global_norm, make_optimizer
 from ._parallel import batch_chunks
 from ._progress import EpochProgress
 from ._sequences import (is_regular_sequence_list, length_batches, sequences_from_input,
@@ -40,13 +40,6 @@ _PREDICT_BATCH_SIZE = 256
 # head outputs one prediction batch may hold (64 MB in float32): a per-step head over
 # 30,000 classes predicts 100-step sequences 5 at a time, not 256 (3 GB of logits)
 _PREDICT_OUTPUT_VALUES = 2 ** 24
-
-# device="auto" trains on a GPU from this hidden size and batch size on (and predicts on it
-# from this many sequences). Measured on an H100 against skrnn's CPU path on 16 cores, at
-# 100 steps: from hidden 128 and batch 64 the GPU is 2-5x faster per epoch; below, a fit's
-# fixed cost on the GPU (about 40 ms) and its per-batch launches leave little to gain.
-_AUTO_GPU_MIN_HIDDEN = 128
-_AUTO_GPU_MIN_BATCH = 64
 
 
 def _has_stochastic_solver(estimator):
@@ -230,20 +223,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _check_device(self):
         """Fail before any work when ``device="cuda"`` and there is no GPU."""
-        if self.device == "cuda":
-            _backend.cuda_backend()
+        _backend.check_device(self.device)
 
     def _backend_for(self, n_batch):
         """The backend for work in batches of ``n_batch`` sequences (see ``device``)."""
-        if self.device == "cpu":
-            return _backend.CPU
-        if self.device == "cuda":
-            return _backend.cuda_backend()  # ValueError saying why when there is no GPU
-        big_enough = (max(self._hidden_sizes()) >= _AUTO_GPU_MIN_HIDDEN
-                      and n_batch >= _AUTO_GPU_MIN_BATCH)
-        if big_enough and _backend.cuda_available():
-            return _backend.cuda_backend()
-        return _backend.CPU
+        return _backend.select_backend(self.device, self._hidden_sizes(), n_batch)
 
     def _validate_sequences(self, X, reset):
         """X in any accepted form -> ``Sequences``; records or checks the input width."""
@@ -413,13 +397,10 @@ n_timesteps), or list of arrays
                 else:
                     self._fit_epochs(train, val, rng, incremental, backend)
             except MemoryError as error:  # CuPy's OutOfMemoryError is a MemoryError
-                if backend is _backend.CPU:
+                advice = backend.out_of_memory_advice(error)
+                if advice is None:
                     raise
-                raise MemoryError(
-                    f"The GPU ran out of memory while fitting ({error}). Use a smaller "
-                    "batch_size, fewer or smaller layers, or fewer parallel fits on the "
-                    "GPU (GridSearchCV's n_jobs: each worker holds its own model and data "
-                    "there).") from error
+                raise MemoryError(advice) from error
             finally:
                 self._move_training_state(backend.to_numpy)
                 backend.release_memory()
@@ -428,20 +409,23 @@ n_timesteps), or list of arrays
         return self
 
     def _check_fit_memory(self, spec, seqs, dtype):
-        """A ``MemoryError`` saying why and what to change, before a fit on the CPU that
-        would need more memory than there is allocates any of it."""
+        """A ``MemoryError`` saying why and what to change, before a fit on the host that
+        would need more memory than there is allocates any of it (a device's own
+        out-of-memory error is translated in ``_fit`` instead)."""
         batch_size = self._batch_size(len(seqs), warn=False)
-        if self._backend_for(batch_size) is not _backend.CPU:
-            return  # a device's memory: its out-of-memory error is translated in _fit
-        early_stopping = self.early_stopping and self.solver != "lbfgs"
-        needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
-                                   len(batch_chunks(batch_size)), dtype.itemsize,
-                                   self.solver, early_stopping,
-                                   class_indices=self._loss_name() == "softmax_log_loss")
-        if early_stopping:
-            needed["the validation split's copy of X"] = seqs.data.nbytes
-        _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
-                           _memory.memory_remedy(type(self).__name__, batch_size))
+
+        def check():
+            early_stopping = self.early_stopping and self.solver != "lbfgs"
+            needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
+                                       len(batch_chunks(batch_size)), dtype.itemsize,
+                                       self.solver, early_stopping,
+                                       class_indices=self._loss_name() == "softmax_log_loss")
+            if early_stopping:
+                needed["the validation split's copy of X"] = seqs.data.nbytes
+            _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
+                               _memory.memory_remedy(type(self).__name__, batch_size))
+
+        self._backend_for(batch_size).check_host_memory(check)
 
     def _move_training_state(self, convert):
         """Weights, best weights and optimiser state onto a device or back to NumPy."""
@@ -683,11 +667,10 @@ n_timesteps), or list of arrays
         Returns the batch loss, or None when the loss, the gradient or the updated weights
         are not finite (the step is then not taken or must be undone by the caller).
         """
-        xp = backend.xp
         data, lengths = seqs.batch(indices)
         rows = backend.asarray(indices)  # on the CPU: ``indices`` itself
         loss_grad = batch_loss_grad(loss_fn, Y[rows], W[rows], lengths, data.shape[0],
-                                    self.return_sequences, xp)
+                                    self.return_sequences, backend)
         loss, grads = _network.forward_backward(self._spec, self.params_, data, lengths,
                                                 loss_grad, rng=rng, workspace=workspace,
                                                 backend=backend)
@@ -696,12 +679,12 @@ n_timesteps), or list of arrays
             # without sample weights; the loss is a weighted mean, so scaling every sample
             # weight by one constant changes nothing
             scale = self.alpha / len(indices)
-            loss += 0.5 * scale * add_l2_penalty(self.params_, grads, scale)
-        grad_norm = clip_by_global_norm(grads, self.clip_norm)
+            loss += 0.5 * scale * add_l2_penalty(self.params_, grads, scale, backend)
+        grad_norm = clip_by_global_norm(grads, self.clip_norm, backend)
         if not (np.isfinite(loss) and np.isfinite(grad_norm)):
             return None
-        self._optimizer.step(self.params_, grads)
-        if not all_finite(self.params_.values()):
+        self._optimizer.step(self.params_, grads, backend)
+        if not backend.all_finite(self.params_.values()):
             return None
         return loss
 
@@ -740,28 +723,21 @@ n_timesteps), or list of arrays
         if backend is None:
             backend = self._backend_for(len(seqs))
         n_outputs = self.params_["head.bias"].shape[0]
-        if backend is _backend.CPU and len(seqs) > 1:
-            _memory.check_fits(
+        if len(seqs) > 1:
+            backend.check_host_memory(lambda: _memory.check_fits(
                 _memory.predict_bytes(self._spec, len(seqs), seqs.data.shape[1],
                                       _PREDICT_BATCH_SIZE, self.params_["head.bias"].itemsize),
                 f"Predicting {len(seqs):,} sequences of up to {seqs.data.shape[1]:,} steps",
-                "Predict in parts (a slice of X at a time).")
+                "Predict in parts (a slice of X at a time)."))
         n_rows = int(seqs.lengths.sum()) if self.return_sequences else len(seqs)
         out = np.empty((n_rows, n_outputs))
-        # one sequence on the CPU: BLAS would not thread anyway, and limiting it costs more
-        # than the call
-        one_on_cpu = backend is _backend.CPU and len(seqs) == 1
-        with contextlib.nullcontext() if one_on_cpu else backend.training_context():
+        with backend.prediction_context(len(seqs)):
             self._predict_linked_into(seqs, out, backend)
         return out
 
     def _predict_linked_into(self, seqs, out, backend):
         """Fill ``out`` (see ``_predict_linked``) batch by batch, batches of similar length."""
-        if backend is _backend.CPU:
-            params, prepared = self.params_, self._prediction_weights()
-        else:  # the weights go over once (during a fit on a device, they are already there)
-            params = {name: backend.asarray(value) for name, value in self.params_.items()}
-            prepared = None
+        params, prepared = backend.prediction_weights(self.params_, self._prediction_weights)
         n = len(seqs)
         first_rows = np.cumsum(seqs.lengths) - seqs.lengths  # of each sequence's steps in out
         batch_size = _PREDICT_BATCH_SIZE

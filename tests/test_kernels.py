@@ -72,7 +72,7 @@ def test_nan_propagates_and_infinities_saturate(dtype):
 
 
 def test_flush_denormals_sets_and_restores_the_thread_state():
-    from skrnn._kernels._fpenv import _X86_64, flush_denormals, get_mxcsr
+    from skrnn._parallel._fpenv import _X86_64, flush_denormals, get_mxcsr
 
     tiny = np.array([1e-39], dtype=np.float32)  # a float32 denormal
     before = get_mxcsr() if _X86_64 else None

@@ -1,95 +1,21 @@
-"""Where the network runs: the Numba engine on the CPU, or a step loop on an array module.
+"""Time loops in Python over an array module, one product and one step call a step.
 
-``_network`` orchestrates a layer the same way on every backend: the backend runs the time
-loop from the layer's input (the input's product included), and the weight gradients are
-one matrix product each after it. A backend supplies the array module (``xp``), how a
-batch is split into chunks, and ``forward(cell, ...)``/``backward(cell, ...)``: the time
-loops of a cell's record (``_cells``), with the signatures of its Numba kernels.
-
-- ``CPU``: the Numba kernels of ``_kernels``; the batch split into one chunk per thread.
-- ``StepBackend``: the time loop in Python: the input product of all steps first, then one
-  recurrent matrix product and one fused step function per step. On CuPy
-  (``cuda_backend``) the steps are CUDA kernels, the products cuBLAS calls, and each loop
-  is captured once as a CUDA graph and replayed, so that a step costs no Python. On NumPy
-  (``numpy_step_backend``) the steps are the reference functions of ``_kernels._steps``:
-  the tests run the GPU path's orchestration that way on machines without a GPU.
+``StepBackend`` runs a layer's time loop from Python: the input product of all steps
+first, then per step one recurrent matrix product (``gemm``) and one fused step function
+of ``steps``. On NumPy (``numpy_step_backend``) the steps are the reference functions of
+``_kernels._steps``, and the tests run the GPU path's orchestration that way on machines
+without a GPU; ``_cuda.CudaBackend`` puts CUDA kernels, cuBLAS and CUDA-graph replay
+(``GraphCache``) behind the same loops.
 """
 
 import contextlib
-import sys
-import threading
 import warnings
 from collections import OrderedDict
 
 import numpy as np
 
-from . import _kernels
-from ._kernels import _steps
-from ._kernels._gemm import matmul_tn
-from ._parallel import batch_chunks, map_chunks, single_threaded_blas
-
-
-def array_module(a):
-    """``cupy`` for a CuPy array (without importing CuPy otherwise), else ``numpy``."""
-    cupy = sys.modules.get("cupy")
-    if cupy is not None and isinstance(a, cupy.ndarray):
-        return cupy
-    return np
-
-
-class CPUBackend:
-    """The Numba engine: kernels on NumPy arrays, one batch chunk per thread."""
-
-    name = "cpu"
-    xp = np
-    on_device = False
-
-    embedding_backward = staticmethod(_kernels.embedding_backward)
-
-    chunks = staticmethod(batch_chunks)
-    map_chunks = staticmethod(map_chunks)
-
-    @staticmethod
-    def forward(cell, *args):
-        """Run ``cell``'s forward Numba kernel."""
-        cell.forward(*args)
-
-    @staticmethod
-    def backward(cell, *args):
-        """Run ``cell``'s backward Numba kernel."""
-        cell.backward(*args)
-
-    @staticmethod
-    def asarray(a):
-        return np.asarray(a)
-
-    @staticmethod
-    def to_numpy(a):
-        return np.asarray(a)
-
-    @staticmethod
-    def transposed(w, workspace):
-        """``w.T`` as the time loops read it: a view (the kernels pack it into panels)."""
-        return w.T
-
-    @staticmethod
-    def matmul_tn(a, b, columns=None):
-        """``a.T @ b[:, :columns]`` for 2-D arrays (``_gemm.matmul_tn``: no copy of ``a.T``,
-        nor of ``b``'s first columns)."""
-        out = np.empty((a.shape[1], b.shape[1] if columns is None else columns), a.dtype)
-        matmul_tn(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
-        return out
-
-    @staticmethod
-    def training_context():
-        """Held during a fit: skrnn's batch-chunk threads own the cores."""
-        return single_threaded_blas()
-
-    def release_memory(self):
-        pass
-
-
-CPU = CPUBackend()
+from .._kernels import _steps
+from ._host import HostArrays
 
 
 class GraphCache:
@@ -154,7 +80,7 @@ class GraphCache:
         self._entries.clear()
 
 
-class StepBackend:
+class StepBackend(HostArrays):
     """Time loops in Python over an array module: per step, one product and one step call.
 
     Parameters
@@ -197,6 +123,34 @@ class StepBackend:
 
     def release_memory(self):
         pass
+
+    # -- prediction and memory (the GPU path's)
+
+    def predict(self, spec, params, data, lengths, prepared):
+        """The training forward pass without dropout, on the backend's arrays: a
+        prediction then depends on its batch only through the matrix products."""
+        from .._network import _training  # (the network imports the backends)
+
+        return _training.forward(spec, params, data, lengths, backend=self)[0]
+
+    def prediction_weights(self, params, prepared):
+        """The weights on the backend's arrays (no packed copies): they go over once per
+        prediction (during a fit on a device, they are already there)."""
+        return {name: self.asarray(value) for name, value in params.items()}, None
+
+    def prediction_context(self, n_sequences):
+        return self.training_context()
+
+    @staticmethod
+    def check_host_memory(check):
+        """Nothing: the device's own out-of-memory error is translated instead."""
+
+    @staticmethod
+    def out_of_memory_advice(error):
+        """What to change when the device ran out of memory during a fit."""
+        return (f"The GPU ran out of memory while fitting ({error}). Use a smaller "
+                "batch_size, fewer or smaller layers, or fewer parallel fits on the GPU "
+                "(GridSearchCV's n_jobs: each worker holds its own model and data there).")
 
     def gemm(self, a, b, out):
         """``out = a @ b`` for C-contiguous 2-D arrays."""
@@ -259,126 +213,6 @@ def numpy_step_backend(graphs=False):
         cache = GraphCache(capture=lambda body: body,
                            pointer=lambda a: a.__array_interface__["data"][0])
     return StepBackend("numpy-steps", np, _steps, cache)
-
-
-# -------------------------------------------------------------------------------- CUDA
-
-class CudaBackend(StepBackend):
-    """CuPy arrays, CUDA step kernels, cuBLAS products and CUDA-graph replay of each loop.
-
-    One per process. Its work goes to a stream of its own, entered by
-    ``training_context``: graph capture needs a stream other than the default one, and
-    loops run on the default stream are never captured. Without the ctypes route to
-    cuBLAS (``Cublas``), products go through CuPy and loops are not captured.
-    """
-
-    on_device = True
-
-    def __init__(self):
-        import cupy
-
-        from ._kernels._cuda import Cublas, CudaSteps
-
-        self._cupy = cupy
-        self._lock = threading.RLock()
-        self.stream = cupy.cuda.Stream(non_blocking=True)
-        try:
-            self._cublas = Cublas()
-        except Exception as error:  # noqa: BLE001 (no usable cuBLAS library: CuPy's route)
-            warnings.warn(f"skrnn calls cuBLAS through CuPy ({error!r}): the time loops are "
-                          "not captured as CUDA graphs and run step by step.", RuntimeWarning)
-            self._cublas = None
-        graphs = None
-        if self._cublas is not None:
-            graphs = GraphCache(capture=self._capture, pointer=lambda a: a.data.ptr)
-        super().__init__("cuda", cupy, CudaSteps(), graphs)
-
-    def asarray(self, a):
-        with self.stream:
-            return self._cupy.asarray(a)
-
-    def to_numpy(self, a):
-        if isinstance(a, self._cupy.ndarray):
-            return self._cupy.asnumpy(a, stream=self.stream, blocking=True)
-        return np.asarray(a)
-
-    @contextlib.contextmanager
-    def training_context(self):
-        """Held while fitting or predicting: the backend's stream, one thread at a time
-        (the graph cache and the stream are shared; captures must not interleave)."""
-        with self._lock, self.stream:
-            yield
-
-    def release_memory(self):
-        """Give cached device memory back (GridSearchCV's workers share one GPU)."""
-        self.stream.synchronize()
-        if self.graphs is not None:
-            self.graphs.clear()
-        self._cupy.get_default_memory_pool().free_all_blocks()
-
-    def gemm(self, a, b, out):
-        if self._cublas is None:
-            self._cupy.matmul(a, b, out=out)
-        else:
-            self._cublas.gemm(a, b, out)
-
-    def _can_capture(self):
-        # the default stream cannot be captured
-        return self.graphs is not None and self._cupy.cuda.get_current_stream().ptr != 0
-
-    def _capture(self, body):
-        stream = self._cupy.cuda.get_current_stream()
-        stream.begin_capture()
-        try:
-            body()
-        finally:
-            graph = stream.end_capture()
-        return lambda: graph.launch(self._cupy.cuda.get_current_stream())
-
-
-_cuda_lock = threading.Lock()
-_cuda_backend = None
-_cuda_error = None
-
-
-def cuda_backend():
-    """The process's CUDA backend; ``ValueError`` saying why when there is none."""
-    global _cuda_backend, _cuda_error
-    with _cuda_lock:
-        if _cuda_backend is None and _cuda_error is None:
-            _cuda_error = _cuda_unavailable_reason()
-            if _cuda_error is None:
-                _cuda_backend = CudaBackend()
-    if _cuda_backend is None:
-        raise ValueError(f"device='cuda' is not available: {_cuda_error} Use device='cpu', "
-                         "or device='auto' to use a GPU only when there is one.")
-    return _cuda_backend
-
-
-def cuda_available():
-    """True when CuPy is installed and sees at least one CUDA GPU."""
-    try:
-        cuda_backend()
-    except ValueError:
-        return False
-    return True
-
-
-def _cuda_unavailable_reason():
-    try:
-        import cupy
-    except ImportError:
-        return ("CuPy is not installed (pip install 'skrnn[cuda]' for CUDA 12, or "
-                "'skrnn[cuda13]' for CUDA 13).")
-    except Exception as error:  # noqa: BLE001 (a broken CuPy install)
-        return f"CuPy failed to import ({error!r})."
-    try:
-        n_devices = cupy.cuda.runtime.getDeviceCount()
-    except Exception as error:  # noqa: BLE001 (no driver, no device)
-        return f"CuPy sees no CUDA device ({error!r})."
-    if n_devices < 1:
-        return "CuPy sees no CUDA device."
-    return None
 
 
 # ------------------------------------------------------- each cell's step-backend time loop
