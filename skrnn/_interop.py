@@ -158,6 +158,45 @@ def check_params_match(spec, params):
             raise ValueError(f"{name} has shape {params[name].shape}; the network needs {shape}.")
 
 
+def estimator_from_state_dict(cls, state_dict, classes, params):
+    """``cls.from_torch_state_dict``: a fitted ``cls`` holding a state dict's weights."""
+    weights = params_from_state_dict(state_dict)
+    inferred = spec_arguments(weights)
+    for name, value in inferred.items():
+        if name in params and params[name] != value:
+            raise ValueError(f"{name}={params[name]!r} contradicts the state dict, which "
+                             f"holds {name}={value!r}.")
+    estimator = cls(**{**params, **inferred})
+    install_weights(estimator, weights, classes)
+    return estimator
+
+
+def install_weights(estimator, weights, classes):
+    """Give ``estimator`` the fitted state around ``weights`` (a dict of arrays)."""
+    estimator._validate_params()
+    n_outputs = weights["head.weight"].shape[0]
+    estimator._set_outputs(n_outputs, classes)
+    embedding = weights.get("embedding.weight")
+    spec = _network.NetworkSpec(
+        cell=estimator.cell, n_features=weights["rnn.weight_ih_l0"].shape[1],
+        hidden_layer_sizes=estimator._hidden_sizes(), n_outputs=n_outputs,
+        activation=estimator.activation, bidirectional=estimator.bidirectional,
+        return_sequences=estimator.return_sequences,
+        vocab_size=None if embedding is None else embedding.shape[0],
+        dropout=estimator.dropout)
+    check_params_match(spec, weights)
+    dtype = np.dtype(estimator.dtype)
+    estimator._initialize(spec, np.random.default_rng(0), dtype)
+    estimator.params_ = {name: np.ascontiguousarray(weights[name], dtype=dtype)
+                         for name in _network.param_shapes(spec)}
+    estimator._fit_on_2d = False
+    estimator.n_features_in_ = 1 if embedding is not None else spec.n_features
+    if embedding is not None:
+        estimator.vocab_size_ = embedding.shape[0]
+    _network.set_writeable(estimator.params_, False)
+    estimator._cache_prediction_weights()
+
+
 def to_onnx(estimator, X_sample, *, target_opset=None, lengths_input=False):
     """A fitted RNNClassifier or RNNRegressor as an ``onnx.ModelProto``.
 

@@ -11,7 +11,7 @@
 """
 
 from ._layers import cell_backward, cell_forward, time_reversal_index
-from ._params import NetworkSpec, init_params, param_shapes
+from ._params import NetworkSpec, init_params, param_shapes, set_writeable
 from ._prediction import (predict, predict_each_alone, predict_head, predict_layer,
                           prediction_layer_weights, prediction_state, prediction_weights)
 from ._training import backward, draw_dropout_masks, forward, forward_backward
@@ -21,4 +21,4 @@ __all__ = ["NetworkSpec", "Workspace", "backward", "cell_backward", "cell_forwar
            "draw_dropout_masks", "forward", "forward_backward", "init_params",
            "param_shapes", "predict", "predict_each_alone", "predict_head", "predict_layer",
            "prediction_layer_weights", "prediction_state", "prediction_weights",
-           "time_reversal_index"]
+           "set_writeable", "time_reversal_index"]

@@ -102,6 +102,10 @@ def cell_backward(cell, weights, cache, d_h, lengths, flags=(), workspace=None,
 
     Parameters
     ----------
+    cell, weights, lengths, flags, workspace, backend
+        As for ``cell_forward``.
+    cache : dict
+        From ``cell_forward``.
     d_h : ndarray (T, B, H)
         Gradient with respect to each step's output (final-state gradient included at T-1).
     input_gradient : bool

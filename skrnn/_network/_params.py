@@ -133,3 +133,17 @@ def _initial_value(spec, rng, name, shape):
     fan_out = shape[0] // cell.n_gates if name.startswith("rnn.") else shape[0]
     limit = np.sqrt(6.0 / (fan_out + shape[1]))
     return rng.uniform(-limit, limit, shape)
+
+
+def set_writeable(params, writeable):
+    """Lock the weights against writes, or unlock them for training.
+
+    An array unpickled from a read-only buffer (as Dask's workers pass an estimator from
+    task to task, e.g. under ``dask_ml.wrappers.Incremental``) cannot be unlocked: it is
+    replaced by a writeable copy.
+    """
+    for name, value in params.items():
+        try:
+            value.flags.writeable = writeable
+        except ValueError:
+            params[name] = value.copy()
