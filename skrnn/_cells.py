@@ -19,8 +19,8 @@ The kernels of every cell share an argument order, so that one caller serves the
 
 from dataclasses import dataclass, field
 
-from . import _kernels
 from ._backend import _step
+from ._kernels import _gru, _lstm, _rnn
 
 
 def _one_block(d_gates_hh_2d, extra, H):
@@ -99,19 +99,19 @@ class Cell:
 
 
 CELLS = {cell.name: cell for cell in (
-    Cell("rnn", 1, _kernels.rnn_forward, _kernels.rnn_backward, _kernels.rnn_predict,
+    Cell("rnn", 1, _rnn.rnn_forward, _rnn.rnn_backward, _rnn.rnn_predict,
          _step.rnn_step_forward, _step.rnn_step_backward,
          takes_activation=True,
          # h, d_pre, d_h
          stored_per_unit=3, torch_module="RNN", onnx_op="RNN"),
-    Cell("lstm", 4, _kernels.lstm_forward, _kernels.lstm_backward, _kernels.lstm_predict,
+    Cell("lstm", 4, _lstm.lstm_forward, _lstm.lstm_backward, _lstm.lstm_predict,
          _step.lstm_step_forward, _step.lstm_step_backward,
          kept=(("gates", 4), ("c", 1)), backward_reads=("gates", "c"), n_states=2,
          initial_bias_ih=((1, 1.0),),  # the forget gate: remember by default
          # gates 4, c, h, d_gates 4, d_h
          stored_per_unit=11, torch_module="LSTM", onnx_op="LSTM",
          onnx_gate_order=(0, 3, 1, 2)),  # ONNX: i, o, f, c
-    Cell("gru", 3, _kernels.gru_forward, _kernels.gru_backward, _kernels.gru_predict,
+    Cell("gru", 3, _gru.gru_forward, _gru.gru_backward, _gru.gru_predict,
          _step.gru_step_forward, _step.gru_step_backward,
          kept=(("gates", 3), ("hw_n", 1)), backward_reads=("gates", "hw_n", "h"),
          backward_extra=(("d_n", 1),), input_blocks=_gru_blocks,

@@ -32,7 +32,11 @@ class HostArrays:
 
     @staticmethod
     def add_l2_gradient(grad, value, scale):
-        """``grad += scale * value`` in place; returns ``sum(value ** 2)`` (float64)."""
+        """``grad += scale * value`` in place; returns ``sum(value ** 2)`` (float64).
+
+        One compiled pass (NumPy took three and a temporary: 0.08 ms of a 5.7 ms RNN-256
+        batch, 0.23 ms of a GRU-256 one).
+        """
         return _updates.add_l2_gradient(grad, value, scale)
 
     @staticmethod
