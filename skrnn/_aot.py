@@ -22,6 +22,7 @@ bit-identical.
 import functools
 import hashlib
 import os
+import shutil
 import sys
 
 _ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -185,6 +186,7 @@ def precompile():
     Returns the number of cache files written.
     """
     global _writing
+    shutil.rmtree(PACKAGED_DIR, ignore_errors=True)  # no stale files from an earlier build
     use_packaged_kernels()
     _writing = True
     try:

@@ -1,7 +1,9 @@
 """RNNRegressor and RNNClassifier: the scikit-learn contract around the recurrent engine.
 
-The estimators own parameters, validation, epochs, early stopping and label encoding; the
-numerics live in ``_network`` (forward/backward), ``_losses`` and ``_optimizers``.
+The estimators own parameters, validation order, epochs, early stopping and label
+encoding; the numerics live in ``_network`` (forward/backward), ``_losses`` and
+``_optimizers``, the device in ``_backend``, the inputs' checks in ``_inputs`` and the
+PyTorch round trip in ``_interop``.
 """
 
 import contextlib
@@ -23,29 +25,24 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _dask, _lbfgs, _memory, _network
-from ._interop import check_params_match, params_from_state_dict, spec_arguments
+from ._cells import CELLS
+from ._inputs import (check_sample_weight, pad_rows, per_sequence, per_step_targets,
+                      rows_over_steps, step_weights, subset, validate_sequences)
+from ._interop import estimator_from_state_dict
 from ._losses import LOSSES, batch_loss_grad
-from ._optimizers import add_l2_penalty, all_finite, clip_by_global_norm, make_optimizer
+from ._optimizers import add_l2_penalty, clip_by_global_norm, make_optimizer
 from ._parallel import batch_chunks
 from ._progress import EpochProgress
-from ._sequences import (is_regular_sequence_list, length_batches, sequences_from_input,
-                         valid_steps)
+from ._sequences import length_batches, valid_steps
 from ._version import PICKLE_FORMAT, __version__
 
 _PREDICT_BATCH_SIZE = 256
 # head outputs one prediction batch may hold (64 MB in float32): a per-step head over
 # 30,000 classes predicts 100-step sequences 5 at a time, not 256 (3 GB of logits)
 _PREDICT_OUTPUT_VALUES = 2 ** 24
-
-# device="auto" trains on a GPU from this hidden size and batch size on (and predicts on it
-# from this many sequences). Measured on an H100 against skrnn's CPU path on 16 cores, at
-# 100 steps: from hidden 128 and batch 64 the GPU is 2-5x faster per epoch; below, a fit's
-# fixed cost on the GPU (about 40 ms) and its per-batch launches leave little to gain.
-_AUTO_GPU_MIN_HIDDEN = 128
-_AUTO_GPU_MIN_BATCH = 64
 
 
 def _has_stochastic_solver(estimator):
@@ -60,7 +57,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     """Shared fitting machinery of the recurrent estimators. Not for direct use."""
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "cell": [StrOptions(set(CELLS))],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"tanh", "relu"})],
         "bidirectional": ["boolean"],
@@ -180,39 +177,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         -------
         estimator : fitted RNNRegressor or RNNClassifier
         """
-        weights = params_from_state_dict(state_dict)
-        inferred = spec_arguments(weights)
-        for name, value in inferred.items():
-            if name in params and params[name] != value:
-                raise ValueError(f"{name}={params[name]!r} contradicts the state dict, which "
-                                 f"holds {name}={value!r}.")
-        estimator = cls(**{**params, **inferred})
-        estimator._install_weights(weights, classes)
-        return estimator
-
-    def _install_weights(self, weights, classes):
-        """Fitted state around given weights (see ``from_torch_state_dict``)."""
-        self._validate_params()
-        n_outputs = weights["head.weight"].shape[0]
-        self._set_outputs(n_outputs, classes)
-        embedding = weights.get("embedding.weight")
-        spec = _network.NetworkSpec(
-            cell=self.cell, n_features=weights["rnn.weight_ih_l0"].shape[1],
-            hidden_layer_sizes=self._hidden_sizes(), n_outputs=n_outputs,
-            activation=self.activation, bidirectional=self.bidirectional,
-            return_sequences=self.return_sequences,
-            vocab_size=None if embedding is None else embedding.shape[0], dropout=self.dropout)
-        check_params_match(spec, weights)
-        dtype = np.dtype(self.dtype)
-        self._initialize(spec, np.random.default_rng(0), dtype)
-        self.params_ = {name: np.ascontiguousarray(weights[name], dtype=dtype)
-                        for name in _network.param_shapes(spec)}
-        self._fit_on_2d = False
-        self.n_features_in_ = 1 if embedding is not None else spec.n_features
-        if embedding is not None:
-            self.vocab_size_ = embedding.shape[0]
-        _set_writeable(self.params_, False)
-        self._cache_prediction_weights()
+        return estimator_from_state_dict(cls, state_dict, classes, params)
 
     # ---------------------------------------------------------------- validation
 
@@ -229,117 +194,15 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
     def _check_device(self):
         """Fail before any work when ``device="cuda"`` and there is no GPU."""
-        if self.device == "cuda":
-            _backend.cuda_backend()
+        _backend.check_device(self.device)
 
     def _backend_for(self, n_batch):
         """The backend for work in batches of ``n_batch`` sequences (see ``device``)."""
-        if self.device == "cpu":
-            return _backend.CPU
-        if self.device == "cuda":
-            return _backend.cuda_backend()  # ValueError saying why when there is no GPU
-        big_enough = (max(self._hidden_sizes()) >= _AUTO_GPU_MIN_HIDDEN
-                      and n_batch >= _AUTO_GPU_MIN_BATCH)
-        if big_enough and _backend.cuda_available():
-            return _backend.cuda_backend()
-        return _backend.CPU
+        return _backend.select_backend(self.device, self._hidden_sizes(), n_batch)
 
     def _validate_sequences(self, X, reset):
-        """X in any accepted form -> ``Sequences``; records or checks the input width."""
-        if _dask.is_dask_array(X):  # fit on a Dask array: kept on the workers or streamed
-            return _dask.fit_sequences(self, X, reset)
-        dtype = np.dtype(self.dtype)
-        token_ids = self.embedding_dim is not None
-        if is_regular_sequence_list(X) and not token_ids:
-            X = np.asarray(X)  # scikit-learn's array-like: the same as the stacked array
-        is_list = isinstance(X, (list, tuple))
-        ndim = None
-        if not is_list:
-            ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-            if ndim not in (2, 3):
-                raise ValueError(
-                    f"Expected X as a 2-D array (n_samples, n_timesteps), a 3-D array "
-                    f"(n_samples, n_timesteps, n_features) or a list of sequences; got a "
-                    f"{ndim}-D array. Reshape your data: a single sequence as X[None] (3-D) "
-                    "or X.reshape(1, -1) (2-D univariate).")
-        two_d = ndim == 2
-        if two_d and not token_ids and (reset or getattr(self, "_fit_on_2d", False)):
-            # scikit-learn's meaning of a 2-D input: columns (here time steps) are fixed
-            try:
-                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32),
-                                  ensure_all_finite=False)
-            except ValueError as error:
-                if reset or "features, but" not in str(error):
-                    raise
-                raise ValueError(
-                    f"{error} This model was fitted on 2-D input (n_samples, n_timesteps): "
-                    f"its columns are time steps, so X must have "
-                    f"{self.n_features_in_} steps too (pad shorter sequences with trailing "
-                    "NaN). To predict sequences of other lengths, fit on 3-D input "
-                    "(n_samples, n_timesteps, 1) or on a list of 1-D sequences.") from None
-        seqs = sequences_from_input(X, dtype, token_ids=token_ids)
-        width = X.shape[1] if two_d else seqs.n_features
-        if reset:
-            self._fit_on_2d = two_d
-            self.n_features_in_ = 1 if token_ids else int(width)  # one token id per step
-            if not two_d and hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif not (token_ids or (self._fit_on_2d and two_d)):
-            # (token-id columns are time steps, any number of them; a 2-D float input's
-            # width was checked by validate_data)
-            expected = 1 if self._fit_on_2d else self.n_features_in_
-            if seqs.n_features != expected:
-                raise ValueError(f"X has {seqs.n_features} features, but "
-                                 f"{type(self).__name__} is expecting {expected} features "
-                                 "per step as input.")
-        if token_ids:
-            seqs = self._check_vocabulary(seqs, reset)
-        return seqs
-
-    def _check_vocabulary(self, seqs, reset):
-        largest = int(seqs.data.max())
-        if reset:
-            _memory.check_vocabulary(largest + 1, self.embedding_dim,
-                                     np.dtype(self.dtype).itemsize, largest)
-            self.vocab_size_ = largest + 1
-        elif largest >= self.vocab_size_:
-            raise ValueError(f"X contains the token id {largest}, outside the vocabulary "
-                             f"learned in fit (ids 0 to {self.vocab_size_ - 1}).")
-        return seqs
-
-    def _sample_weight(self, sample_weight, seqs):
-        return _check_sample_weight(sample_weight, seqs.lengths, dtype=np.float64,
-                                    ensure_non_negative=True)
-
-    def _step_weights(self, sample_weight, seqs):
-        """Each sequence's weight repeated for each of its valid steps (None stays None)."""
-        if sample_weight is None:
-            return None
-        return np.repeat(self._sample_weight(sample_weight, seqs), seqs.lengths)
-
-    def _per_step_targets(self, y, seqs, what):
-        """Per-step targets as a list of (T_i, ...) arrays aligned with the sequences."""
-        n = len(seqs)
-        if isinstance(y, (list, tuple)):
-            if len(y) != n:
-                raise ValueError(f"y has {len(y)} sequences but X has {n}.")
-            rows = [np.asarray(row) for row in y]
-            for i, (row, length) in enumerate(zip(rows, seqs.lengths)):
-                if row.ndim == 0 or row.shape[0] != length:
-                    raise ValueError(
-                        f"With return_sequences=True, y[{i}] needs one {what} per valid step "
-                        f"of X[{i}] ({length}), got shape {row.shape}.")
-            return rows
-        y = np.asarray(y)
-        if y.ndim < 2 or y.shape[0] != n:
-            raise ValueError(
-                f"With return_sequences=True, y needs one {what} per time step: an array "
-                f"(n_samples, n_timesteps[, n_outputs]) or a list of per-sequence arrays; "
-                f"got shape {y.shape} for {n} sequences.")
-        if y.shape[1] < seqs.lengths.max():
-            raise ValueError(f"y has {y.shape[1]} time steps but X has sequences of "
-                             f"{seqs.lengths.max()} steps.")
-        return [y[i, :length] for i, length in enumerate(seqs.lengths)]
+        """X in any accepted form -> ``Sequences`` (``_inputs.validate_sequences``)."""
+        return validate_sequences(self, X, reset)
 
     # ---------------------------------------------------------------- fitting
 
@@ -371,7 +234,7 @@ n_timesteps), or list of arrays
                              "y is None.")
         first_call = not hasattr(self, "params_") or not (self.warm_start or incremental)
         seqs = self._validate_sequences(X, reset=first_call)
-        Y, W = self._targets(y, seqs, self._sample_weight(sample_weight, seqs), first_call,
+        Y, W = self._targets(y, seqs, check_sample_weight(sample_weight, seqs), first_call,
                              classes)
         dtype = np.dtype(self.dtype)
 
@@ -402,7 +265,7 @@ n_timesteps), or list of arrays
         train, val = self._split(seqs, Y, W, early_stopping, rng)
         backend = self._backend_for(self._batch_size(len(train[0]), warn=False))
         self.__dict__.pop("_prediction_cache", None)  # the weights are about to change
-        _set_writeable(self.params_, True)  # the optimiser updates them in place
+        _network.set_writeable(self.params_, True)  # the optimiser updates them in place
         # CPU: skrnn's batch-chunk threads own the cores; GPU: the backend's stream
         with backend.training_context():
             self._move_training_state(backend.asarray)
@@ -412,35 +275,35 @@ n_timesteps), or list of arrays
                 else:
                     self._fit_epochs(train, val, rng, incremental, backend)
             except MemoryError as error:  # CuPy's OutOfMemoryError is a MemoryError
-                if backend is _backend.CPU:
+                advice = backend.out_of_memory_advice(error)
+                if advice is None:
                     raise
-                raise MemoryError(
-                    f"The GPU ran out of memory while fitting ({error}). Use a smaller "
-                    "batch_size, fewer or smaller layers, or fewer parallel fits on the "
-                    "GPU (GridSearchCV's n_jobs: each worker holds its own model and data "
-                    "there).") from error
+                raise MemoryError(advice) from error
             finally:
                 self._move_training_state(backend.to_numpy)
                 backend.release_memory()
-        _set_writeable(self.params_, False)
+        _network.set_writeable(self.params_, False)
         self._cache_prediction_weights()
         return self
 
     def _check_fit_memory(self, spec, seqs, dtype):
-        """A ``MemoryError`` saying why and what to change, before a fit on the CPU that
-        would need more memory than there is allocates any of it."""
+        """A ``MemoryError`` saying why and what to change, before a fit on the host that
+        would need more memory than there is allocates any of it (a device's own
+        out-of-memory error is translated in ``_fit`` instead)."""
         batch_size = self._batch_size(len(seqs), warn=False)
-        if self._backend_for(batch_size) is not _backend.CPU:
-            return  # a device's memory: its out-of-memory error is translated in _fit
-        early_stopping = self.early_stopping and self.solver != "lbfgs"
-        needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
-                                   len(batch_chunks(batch_size)), dtype.itemsize,
-                                   self.solver, early_stopping,
-                                   class_indices=self._loss_name() == "softmax_log_loss")
-        if early_stopping:
-            needed["the validation split's copy of X"] = seqs.data.nbytes
-        _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
-                           _memory.memory_remedy(type(self).__name__, batch_size))
+
+        def check():
+            early_stopping = self.early_stopping and self.solver != "lbfgs"
+            needed = _memory.fit_bytes(spec, int(seqs.lengths.max()), batch_size,
+                                       len(batch_chunks(batch_size)), dtype.itemsize,
+                                       self.solver, early_stopping,
+                                       class_indices=self._loss_name() == "softmax_log_loss")
+            if early_stopping:
+                needed["the validation split's copy of X"] = seqs.data.nbytes
+            _memory.check_fits(needed, f"Fitting this {type(self).__name__}",
+                               _memory.memory_remedy(type(self).__name__, batch_size))
+
+        self._backend_for(batch_size).check_host_memory(check)
 
     def _move_training_state(self, convert):
         """Weights, best weights and optimiser state onto a device or back to NumPy."""
@@ -490,7 +353,7 @@ n_timesteps), or list of arrays
         except ValueError:  # too few samples per class for a stratified split
             train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val,
                                                   random_state=seed)
-        return _subset(seqs, Y, W, train_idx), _subset(seqs, Y, W, val_idx)
+        return subset(seqs, Y, W, train_idx), subset(seqs, Y, W, val_idx)
 
     def _stratify(self, Y):
         return None
@@ -682,11 +545,10 @@ n_timesteps), or list of arrays
         Returns the batch loss, or None when the loss, the gradient or the updated weights
         are not finite (the step is then not taken or must be undone by the caller).
         """
-        xp = backend.xp
         data, lengths = seqs.batch(indices)
         rows = backend.asarray(indices)  # on the CPU: ``indices`` itself
         loss_grad = batch_loss_grad(loss_fn, Y[rows], W[rows], lengths, data.shape[0],
-                                    self.return_sequences, xp)
+                                    self.return_sequences, backend)
         loss, grads = _network.forward_backward(self._spec, self.params_, data, lengths,
                                                 loss_grad, rng=rng, workspace=workspace,
                                                 backend=backend)
@@ -695,12 +557,12 @@ n_timesteps), or list of arrays
             # without sample weights; the loss is a weighted mean, so scaling every sample
             # weight by one constant changes nothing
             scale = self.alpha / len(indices)
-            loss += 0.5 * scale * add_l2_penalty(self.params_, grads, scale)
-        grad_norm = clip_by_global_norm(grads, self.clip_norm)
+            loss += 0.5 * scale * add_l2_penalty(self.params_, grads, scale, backend)
+        grad_norm = clip_by_global_norm(grads, self.clip_norm, backend)
         if not (np.isfinite(loss) and np.isfinite(grad_norm)):
             return None
-        self._optimizer.step(self.params_, grads)
-        if not all_finite(self.params_.values()):
+        self._optimizer.step(self.params_, grads, backend)
+        if not backend.all_finite(self.params_.values()):
             return None
         return loss
 
@@ -708,7 +570,7 @@ n_timesteps), or list of arrays
         if val is not None:
             seqs, Y, _ = val
             score = self._encoded_score(self._predict_linked(seqs, backend),
-                                        _rows(Y, seqs, self.return_sequences))
+                                        rows_over_steps(Y, seqs, self.return_sequences))
             self.validation_scores_.append(score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
@@ -739,28 +601,21 @@ n_timesteps), or list of arrays
         if backend is None:
             backend = self._backend_for(len(seqs))
         n_outputs = self.params_["head.bias"].shape[0]
-        if backend is _backend.CPU and len(seqs) > 1:
-            _memory.check_fits(
+        if len(seqs) > 1:
+            backend.check_host_memory(lambda: _memory.check_fits(
                 _memory.predict_bytes(self._spec, len(seqs), seqs.data.shape[1],
                                       _PREDICT_BATCH_SIZE, self.params_["head.bias"].itemsize),
                 f"Predicting {len(seqs):,} sequences of up to {seqs.data.shape[1]:,} steps",
-                "Predict in parts (a slice of X at a time).")
+                "Predict in parts (a slice of X at a time)."))
         n_rows = int(seqs.lengths.sum()) if self.return_sequences else len(seqs)
         out = np.empty((n_rows, n_outputs))
-        # one sequence on the CPU: BLAS would not thread anyway, and limiting it costs more
-        # than the call
-        one_on_cpu = backend is _backend.CPU and len(seqs) == 1
-        with contextlib.nullcontext() if one_on_cpu else backend.training_context():
+        with backend.prediction_context(len(seqs)):
             self._predict_linked_into(seqs, out, backend)
         return out
 
     def _predict_linked_into(self, seqs, out, backend):
         """Fill ``out`` (see ``_predict_linked``) batch by batch, batches of similar length."""
-        if backend is _backend.CPU:
-            params, prepared = self.params_, self._prediction_weights()
-        else:  # the weights go over once (during a fit on a device, they are already there)
-            params = {name: backend.asarray(value) for name, value in self.params_.items()}
-            prepared = None
+        params, prepared = backend.prediction_weights(self.params_, self._prediction_weights)
         n = len(seqs)
         first_rows = np.cumsum(seqs.lengths) - seqs.lengths  # of each sequence's steps in out
         batch_size = _PREDICT_BATCH_SIZE
@@ -826,7 +681,7 @@ n_timesteps), or list of arrays
                           "refit it if its predictions matter.", UserWarning)
         super().__setstate__(state)
         if "params_" in self.__dict__:
-            _set_writeable(self.params_, False)
+            _network.set_writeable(self.params_, False)
             self._cache_prediction_weights()
 
     def _linked(self, raw_rows):
@@ -840,15 +695,6 @@ n_timesteps), or list of arrays
             check_is_fitted(self, "params_")
         self._check_device()
         return self._validate_sequences(X, reset=False)
-
-    def _per_sequence(self, rows, seqs):
-        """Per-step row predictions back into one entry per sequence.
-
-        A stacked array when all sequences have one length and X was an array, else a list.
-        """
-        if not seqs.from_list and not seqs.is_ragged():
-            return rows.reshape((len(seqs), -1) + rows.shape[1:])  # (a view: no copy)
-        return np.split(rows, np.cumsum(seqs.lengths)[:-1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -878,37 +724,6 @@ def _sigint_stops_after_batch():
         yield lambda: bool(pressed)
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _set_writeable(params, writeable):
-    """Lock the weights against writes, or unlock them for training.
-
-    An array unpickled from a read-only buffer (as Dask's workers pass an estimator from
-    task to task, e.g. under ``dask_ml.wrappers.Incremental``) cannot be unlocked: it is
-    replaced by a writeable copy.
-    """
-    for name, value in params.items():
-        try:
-            value.flags.writeable = writeable
-        except ValueError:
-            params[name] = value.copy()
-
-
-def _rows(values, seqs, per_step):
-    """Per-sequence values (N, ...) or per-step values (N, T, ...) as rows over valid steps."""
-    return values[seqs.step_mask()] if per_step else values
-
-
-def _subset(seqs, Y, W, indices):
-    sub = type(seqs)(seqs.data[indices], seqs.lengths[indices], seqs.from_list)
-    return sub, Y[indices], W[indices]
-
-
-def _pad_rows(rows, seqs, fill=0):
-    """Rows over valid steps -> (N, T, ...), ``fill`` at padded steps."""
-    out = np.full((len(seqs), seqs.data.shape[1]) + rows.shape[1:], fill, dtype=rows.dtype)
-    out[seqs.step_mask()] = rows
-    return out
 
 
 _PARAMETERS_DOC = """
@@ -1116,11 +931,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def _targets(self, y, seqs, sample_weight, first_call, classes=None):
         if self.return_sequences:
-            rows = self._per_step_targets(y, seqs, "target")
+            rows = per_step_targets(y, seqs, "target")
             flat = np.concatenate(rows)
             flat = _check_regression_targets(flat, seqs.lengths.sum())
             per_step_ndim = 1 if flat.ndim == 1 else 2
-            Y = _pad_rows(flat.reshape(flat.shape[0], -1), seqs)
+            Y = pad_rows(flat.reshape(flat.shape[0], -1), seqs)
             W = np.repeat(sample_weight[:, None], seqs.data.shape[1], axis=1)
         else:
             y = _check_regression_targets(y, len(seqs))
@@ -1158,7 +973,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             return _dask.map_samples(self, "predict", X)
         seqs = self._checked_sequences(X)
         rows = self._predictions(self._predict_linked(seqs))
-        return self._per_sequence(rows, seqs) if self.return_sequences else rows
+        return per_sequence(rows, seqs) if self.return_sequences else rows
 
     def _predictions(self, linked_rows):
         """Linked rows as ``predict`` returns them: 1-D for a one-dimensional target."""
@@ -1184,9 +999,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             return super().score(X, y, sample_weight)
         seqs = self._checked_sequences(X)
         y_true = _check_regression_targets(np.concatenate(
-            self._per_step_targets(y, seqs, "target")), seqs.lengths.sum())
+            per_step_targets(y, seqs, "target")), seqs.lengths.sum())
         y_pred = self._predict_linked(seqs).reshape(y_true.shape)
-        weights = self._step_weights(sample_weight, seqs)
+        weights = step_weights(sample_weight, seqs)
         return r2_score(y_true, y_pred, sample_weight=weights)
 
     def __sklearn_tags__(self):
@@ -1309,7 +1124,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
     def _targets(self, y, seqs, sample_weight, first_call, classes=None):
         if self.return_sequences:
-            rows = self._per_step_targets(y, seqs, "label")
+            rows = per_step_targets(y, seqs, "label")
             labels = np.concatenate(rows)
             if labels.ndim != 1:
                 raise ValueError("With return_sequences=True, RNNClassifier takes one label "
@@ -1332,7 +1147,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         if class_weight is not None:
             weights = weights * compute_sample_weight(class_weight, labels)
         if self.return_sequences:
-            return _pad_rows(Y, seqs, fill=-1 if Y.ndim == 1 else 0), _pad_rows(weights, seqs)
+            return pad_rows(Y, seqs, fill=-1 if Y.ndim == 1 else 0), pad_rows(weights, seqs)
         return Y, weights
 
     def _encode_labels(self, labels):
@@ -1417,7 +1232,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             return _dask.map_samples(self, "predict", X)
         seqs = self._checked_sequences(X)
         labels = self._predictions(self._predict_linked(seqs))
-        return self._per_sequence(labels, seqs) if self.return_sequences else labels
+        return per_sequence(labels, seqs) if self.return_sequences else labels
 
     def _predictions(self, linked_rows):
         """Linked rows as ``predict`` returns them: labels."""
@@ -1447,7 +1262,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             return _dask.map_samples(self, "predict_proba", X)
         seqs = self._checked_sequences(X)
         proba = self._probabilities(self._predict_linked(seqs))
-        return self._per_sequence(proba, seqs) if self.return_sequences else proba
+        return per_sequence(proba, seqs) if self.return_sequences else proba
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``.
@@ -1483,9 +1298,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         if not self.return_sequences:
             return super().score(X, y, sample_weight)
         seqs = self._checked_sequences(X)
-        y_true = np.concatenate(self._per_step_targets(y, seqs, "label"))
+        y_true = np.concatenate(per_step_targets(y, seqs, "label"))
         y_pred = self._decode(self._predict_linked(seqs))
-        weights = self._step_weights(sample_weight, seqs)
+        weights = step_weights(sample_weight, seqs)
         return accuracy_score(y_true, y_pred, sample_weight=weights)
 
     def __sklearn_tags__(self):

@@ -7,8 +7,9 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
+from ._cells import CELLS
 
-_CELL_BY_GATES = {gates: cell for cell, gates in _network.GATE_MULTIPLIER.items()}
+_CELL_BY_GATES = {cell.n_gates: name for name, cell in CELLS.items()}
 
 
 def _import_torch():
@@ -77,16 +78,16 @@ def _module_class(torch):
             self.n_directions = spec.n_directions
             self.link = link
             self.squeeze = squeeze
-            self.is_lstm = spec.cell == "lstm"
+            cell = CELLS[spec.cell]
+            self.state_is_tuple = cell.n_states > 1  # (h, c): h_n is its first
             if spec.vocab_size is not None:
                 self.embedding = torch.nn.Embedding(spec.vocab_size, spec.n_features)
             kwargs = dict(input_size=spec.n_features, hidden_size=spec.hidden_layer_sizes[0],
                           num_layers=len(spec.hidden_layer_sizes), batch_first=True,
                           bidirectional=spec.bidirectional)
-            if spec.cell == "rnn":
-                self.rnn = torch.nn.RNN(nonlinearity=spec.activation, **kwargs)
-            else:
-                self.rnn = (torch.nn.LSTM if spec.cell == "lstm" else torch.nn.GRU)(**kwargs)
+            if cell.takes_activation:
+                kwargs["nonlinearity"] = spec.activation
+            self.rnn = getattr(torch.nn, cell.torch_module)(**kwargs)
             self.head = torch.nn.Linear(spec.output_size, spec.n_outputs)
 
         def forward(self, x, lengths=None):
@@ -102,7 +103,7 @@ def _module_class(torch):
                     out, _ = pad_packed_sequence(out, batch_first=True, total_length=n_steps)
                 features = out
             else:
-                h_n = state[0] if self.is_lstm else state
+                h_n = state[0] if self.state_is_tuple else state
                 features = torch.cat([h_n[d - self.n_directions]
                                       for d in range(self.n_directions)], dim=1)
             raw = self.head(features)
@@ -155,6 +156,45 @@ def check_params_match(spec, params):
     for name, shape in expected.items():
         if params[name].shape != shape:
             raise ValueError(f"{name} has shape {params[name].shape}; the network needs {shape}.")
+
+
+def estimator_from_state_dict(cls, state_dict, classes, params):
+    """``cls.from_torch_state_dict``: a fitted ``cls`` holding a state dict's weights."""
+    weights = params_from_state_dict(state_dict)
+    inferred = spec_arguments(weights)
+    for name, value in inferred.items():
+        if name in params and params[name] != value:
+            raise ValueError(f"{name}={params[name]!r} contradicts the state dict, which "
+                             f"holds {name}={value!r}.")
+    estimator = cls(**{**params, **inferred})
+    install_weights(estimator, weights, classes)
+    return estimator
+
+
+def install_weights(estimator, weights, classes):
+    """Give ``estimator`` the fitted state around ``weights`` (a dict of arrays)."""
+    estimator._validate_params()
+    n_outputs = weights["head.weight"].shape[0]
+    estimator._set_outputs(n_outputs, classes)
+    embedding = weights.get("embedding.weight")
+    spec = _network.NetworkSpec(
+        cell=estimator.cell, n_features=weights["rnn.weight_ih_l0"].shape[1],
+        hidden_layer_sizes=estimator._hidden_sizes(), n_outputs=n_outputs,
+        activation=estimator.activation, bidirectional=estimator.bidirectional,
+        return_sequences=estimator.return_sequences,
+        vocab_size=None if embedding is None else embedding.shape[0],
+        dropout=estimator.dropout)
+    check_params_match(spec, weights)
+    dtype = np.dtype(estimator.dtype)
+    estimator._initialize(spec, np.random.default_rng(0), dtype)
+    estimator.params_ = {name: np.ascontiguousarray(weights[name], dtype=dtype)
+                         for name in _network.param_shapes(spec)}
+    estimator._fit_on_2d = False
+    estimator.n_features_in_ = 1 if embedding is not None else spec.n_features
+    if embedding is not None:
+        estimator.vocab_size_ = embedding.shape[0]
+    _network.set_writeable(estimator.params_, False)
+    estimator._cache_prediction_weights()
 
 
 def to_onnx(estimator, X_sample, *, target_opset=None, lengths_input=False):

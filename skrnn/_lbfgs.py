@@ -133,7 +133,7 @@ def loss_and_gradient(flat, layout, spec, data, normaliser, batch_size, backend,
         batch, lengths = data.seqs.batch(indices)
         rows = backend.asarray(indices)
         loss_grad = batch_loss_grad(data.loss_fn, data.Y[rows], data.W[rows], lengths,
-                                    batch.shape[0], data.per_step, backend.xp, normaliser)
+                                    batch.shape[0], data.per_step, backend, normaliser)
         loss, grads = _network.forward_backward(spec, params, batch, lengths, loss_grad,
                                                 workspace=workspace, backend=backend)
         total_loss += float(loss)

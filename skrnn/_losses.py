@@ -12,40 +12,15 @@ their share of the batch's loss:
 - log-loss with a softmax link (multiclass): averaged over rows. Its targets are class
   indices, not one-hot rows: with thousands of classes (a language model's vocabulary) the
   one-hot rows would be as large as the logits.
+
+The array operations that differ between the host and a device (``scipy.special``'s
+functions, the fused softmax cross-entropy) are the ``backend``'s.
 """
 
-import numpy as np
 from scipy import special
 
-from ._backend import array_module
-from ._kernels._softmax import softmax_cross_entropy
+from ._backend import CPU
 from ._sequences import valid_steps
-
-
-class _ArraySpecial:
-    """The four functions of ``scipy.special`` used here, on any array module (CuPy)."""
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def log_expit(self, x):
-        return -self.xp.logaddexp(0, -x)
-
-    def expit(self, x):
-        return self.xp.exp(self.log_expit(x))
-
-    def log_softmax(self, x, axis):
-        shifted = x - x.max(axis=axis, keepdims=True)
-        return shifted - self.xp.log(self.xp.exp(shifted).sum(axis=axis, keepdims=True))
-
-    def softmax(self, x, axis):
-        return self.xp.exp(self.log_softmax(x, axis))
-
-
-def _special(x):
-    """``scipy.special`` for NumPy arrays, the same functions for other array modules."""
-    xp = array_module(x)
-    return special if xp is np else _ArraySpecial(xp)
 
 
 def batch_normaliser(sample_weight):
@@ -54,7 +29,7 @@ def batch_normaliser(sample_weight):
     return total if total > 0 else 1.0  # an all-zero batch has zero loss and gradient
 
 
-def squared_error(y_true, raw, sample_weight, normaliser=None):
+def squared_error(y_true, raw, sample_weight, normaliser=None, backend=CPU):
     """Half mean squared error and its gradient."""
     diff = raw - y_true
     if normaliser is None:
@@ -65,10 +40,10 @@ def squared_error(y_true, raw, sample_weight, normaliser=None):
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None):
+def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None, backend=CPU):
     """Binary cross-entropy of independent sigmoid outputs, summed over outputs."""
     # -[y log s(z) + (1 - y) log s(-z)], computed from the logits without overflow
-    sp = _special(raw)
+    sp = backend.special
     if normaliser is None:
         normaliser = batch_normaliser(sample_weight)
     per_entry = -(y_true * sp.log_expit(raw) + (1 - y_true) * sp.log_expit(-raw))
@@ -77,47 +52,25 @@ def sigmoid_log_loss(y_true, raw, sample_weight, normaliser=None):
     return loss, d_raw.astype(raw.dtype, copy=False)
 
 
-def softmax_log_loss(y_true, raw, sample_weight, normaliser=None, in_place=False):
+def softmax_log_loss(y_true, raw, sample_weight, normaliser=None, in_place=False,
+                     backend=CPU):
     """Categorical cross-entropy of a softmax over the last axis of ``raw``.
 
     ``y_true`` holds class indices of shape ``raw.shape[:-1]`` (a negative index marks a
     row that does not count: a padded step), or one-hot rows of ``raw``'s shape. With
     ``in_place`` the gradient overwrites ``raw`` (the head's output of a training chunk,
-    not needed afterwards): nothing of the logits' size is allocated. On NumPy arrays the
+    not needed afterwards): nothing of the logits' size is allocated. On the host the
     log-sum-exp, the loss and the gradient are one compiled pass over each row
-    (``_kernels._softmax``).
+    (``backend.softmax_cross_entropy``).
     """
     if y_true.ndim == raw.ndim:  # one-hot rows
         y_true = y_true.argmax(axis=-1)
     if normaliser is None:
         normaliser = batch_normaliser(sample_weight)
-    if array_module(raw) is not np:
-        return _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser)
-    if not (in_place and raw.flags.c_contiguous):
-        raw = np.array(raw, order="C")
-    total = softmax_cross_entropy(raw.reshape(-1, raw.shape[-1]),
-                                  np.ascontiguousarray(y_true, dtype=np.int64).reshape(-1),
-                                  np.ascontiguousarray(sample_weight, dtype=np.float64).reshape(-1),
-                                  1.0 / normaliser)
-    return float(total / normaliser), raw
+    return backend.softmax_cross_entropy(y_true, raw, sample_weight, normaliser, in_place)
 
 
-def _softmax_log_loss_on_arrays(y_true, raw, sample_weight, normaliser):
-    """``softmax_log_loss`` by whole-array operations, for array modules Numba cannot read
-    (CuPy): the same loss and gradient, with temporaries of the logits' size."""
-    xp = array_module(raw)
-    counts = y_true >= 0
-    classes = xp.where(counts, y_true, 0).reshape(-1)
-    step = (xp.where(counts, sample_weight, 0) / normaliser).reshape(-1)
-    log_proba = _special(raw).log_softmax(raw.reshape(-1, raw.shape[-1]), axis=1)
-    rows = xp.arange(classes.shape[0])
-    loss = float(-(step * log_proba[rows, classes]).sum())
-    d_raw = xp.exp(log_proba) * step[:, None]
-    d_raw[rows, classes] -= step
-    return loss, d_raw.astype(raw.dtype, copy=False).reshape(raw.shape)
-
-
-def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=None):
+def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, backend, normaliser=None):
     """``loss_grad(raw, rows)`` for ``_network.forward_backward``: the loss of the batch's
     rows ``rows`` (a slice) as their share of a weighted average, and its gradient.
 
@@ -126,8 +79,10 @@ def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=No
     average is the batch's own unless ``normaliser`` (the ``batch_normaliser`` of more data,
     all the training data for full-batch L-BFGS) says what it divides by. Integer ``y``
     holds class indices (-1 at padded steps) for ``softmax_log_loss``, which then reads the
-    head's output of every step in place and writes its gradient over it.
+    head's output of every step in place and writes its gradient over it. The arrays
+    belong to ``backend``, whose array operations the loss uses.
     """
+    xp = backend.xp
     if y.dtype.kind in "iu":
         if per_step:
             valid = valid_steps(lengths, n_steps, xp)  # (T, B)
@@ -135,14 +90,15 @@ def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=No
             if normaliser is None:
                 normaliser = batch_normaliser(w[valid])
             return lambda raw, rows: loss_fn(y[:, rows], raw, w[:, rows], normaliser,
-                                             in_place=True)
+                                             in_place=True, backend=backend)
         if normaliser is None:
             normaliser = batch_normaliser(w)
-        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser, in_place=True)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser, in_place=True,
+                                         backend=backend)
     if not per_step:
         if normaliser is None:
             normaliser = batch_normaliser(w)
-        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser)
+        return lambda raw, rows: loss_fn(y[rows], raw, w[rows], normaliser, backend=backend)
     valid = valid_steps(lengths, n_steps, xp)  # (T, B)
     y_steps = xp.swapaxes(y[:, :n_steps], 0, 1)  # (T, B, k)
     w_steps = xp.swapaxes(w[:, :n_steps], 0, 1)  # (T, B)
@@ -152,7 +108,7 @@ def batch_loss_grad(loss_fn, y, w, lengths, n_steps, per_step, xp, normaliser=No
     def loss_grad(raw, rows):
         valid_rows = valid[:, rows]
         loss, d_valid = loss_fn(y_steps[:, rows][valid_rows], raw[valid_rows],
-                                w_steps[:, rows][valid_rows], normaliser)
+                                w_steps[:, rows][valid_rows], normaliser, backend=backend)
         d_raw = xp.zeros_like(raw)
         d_raw[valid_rows] = d_valid
         return loss, d_raw

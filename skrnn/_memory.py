@@ -11,13 +11,9 @@ the loss's temporaries, and the targets' encoding; they were checked against the
 
 import math
 
+from ._cells import CELLS
 from ._network import param_shapes
 
-# Floats a training step keeps per step, sequence and hidden unit of one layer direction:
-# forward's stored gates and states and backward's gate and state gradients
-# (rnn: h, d_pre, d_h; lstm: gates 4, c, h, d_gates 4, d_h; gru: gates 3, hw_n, h,
-# d_gates_hh 3, d_n, d_h).
-_STORED_PER_UNIT = {"rnn": 3, "lstm": 11, "gru": 10}
 # Floats per step, sequence and output of the head and the loss: with dense targets the raw
 # output, its gradient, the loss's temporaries and the valid steps' copies of outputs,
 # targets and gradients; with class indices (multiclass) only the raw output, which the
@@ -110,7 +106,9 @@ def _layer_floats_per_step(spec, training):
         out = hidden * spec.n_directions
         # per direction: stored activations and their gradients, the input's copy, the
         # input with a column of ones (weight gradients) and the input's gradient
-        per_direction = _STORED_PER_UNIT[spec.cell] * hidden + 3 * n_in + 1
+        # (``stored_per_unit``: forward's stored gates and states and backward's gate and
+        # state gradients)
+        per_direction = CELLS[spec.cell].stored_per_unit * hidden + 3 * n_in + 1
         # the direction outputs' concatenation, its gradient, and dropout's mask
         total += spec.n_directions * per_direction + 2 * out + (out if spec.dropout else 0)
         if spec.bidirectional:  # sequences reversed in time: input, output, gradient

@@ -77,9 +77,10 @@ class Sequences:
         return np.arange(self.data.shape[1])[None, :] < self.lengths[:, None]
 
     def to(self, backend):
-        """These sequences where ``backend`` computes: themselves on the CPU, else a copy of
-        the padded data and lengths on the device, made once, from which batches are cut."""
-        if not backend.on_device and backend.xp is np:
+        """These sequences where ``backend`` computes: themselves on the host, else a copy
+        of the padded data and lengths on the device (``backend.on_device``), made once,
+        from which batches are cut."""
+        if not backend.on_device:
             return self
         return DeviceSequences(backend.asarray(self.data), self.lengths,
                                backend.asarray(self.lengths), backend.xp)

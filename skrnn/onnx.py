@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover (installed in the test runs)
     raise ImportError("skrnn.onnx needs onnx and skl2onnx: pip install 'skrnn[onnx]'") from exc
 from sklearn.utils.validation import check_is_fitted
 
+from ._cells import CELLS
 from ._estimators import RNNClassifier, RNNRegressor
 from ._impute import SequenceImputer
 from ._preprocessing import SequenceScaler
@@ -46,9 +47,6 @@ DEFAULT_OPSET = 17
 #: the recurrent operators' current definitions: 14)
 MIN_OPSET = 14
 
-# rows of PyTorch's (and skrnn's) gate blocks in ONNX's gate order
-_ONNX_GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}
-_ONNX_CELL = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 _ONNX_FLOAT = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
 
 
@@ -169,7 +167,7 @@ def _network_input(g, estimator, x, lengths):
 def _layer_constants(g, estimator, layer):
     """W, R, B of one layer in ONNX's layout: directions stacked, gates in ONNX's order."""
     spec = estimator._spec
-    order = _ONNX_GATE_ORDER[spec.cell]
+    order = CELLS[spec.cell].onnx_gate_order
     hidden = spec.hidden_layer_sizes[layer]
 
     def onnx_gates(array):
@@ -190,14 +188,14 @@ def _recurrent_layers(g, estimator, x, sequence_lens):
     """The stacked layers; returns the head's input: (N, D*H), or (N, T, D*H) per step."""
     spec = estimator._spec
     attributes = {"direction": "bidirectional" if spec.bidirectional else "forward"}
-    if spec.cell == "rnn":
+    cell = CELLS[spec.cell]
+    if cell.takes_activation:
         attributes["activations"] = [spec.activation.capitalize()] * spec.n_directions
-    if spec.cell == "gru":
-        attributes["linear_before_reset"] = 1
+    attributes.update(cell.onnx_attributes)
     merge_directions = _int64s(g, 0, 0, -1)
     for layer, hidden in enumerate(spec.hidden_layer_sizes):
         W, R, B = _layer_constants(g, estimator, layer)
-        y, y_h = g.op(_ONNX_CELL[spec.cell], [x, W, R, B, sequence_lens], n_outputs=2,
+        y, y_h = g.op(cell.onnx_op, [x, W, R, B, sequence_lens], n_outputs=2,
                       hint=f"layer{layer}", hidden_size=hidden, **attributes)
         # Y (T, D, N, H) -> (T, N, D*H): forward then reverse, as skrnn concatenates them
         x = g.op("Reshape", [g.op("Transpose", [y], perm=[0, 2, 1, 3]), merge_directions])

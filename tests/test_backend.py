@@ -260,7 +260,7 @@ def test_running_out_of_gpu_memory_is_a_clear_error(stand_in_gpu, monkeypatch):
     def out_of_memory(*args, **kwargs):
         raise MemoryError("Out of memory allocating 1,073,741,824 bytes")
 
-    monkeypatch.setattr(stand_in_gpu, "lstm_forward", out_of_memory)
+    monkeypatch.setattr(stand_in_gpu, "forward", out_of_memory)
     X, y = _ragged(20)
     clf = RNNClassifier(device="cuda", max_iter=2)
     with pytest.raises(MemoryError, match="GPU ran out of memory.*n_jobs"):

@@ -72,7 +72,7 @@ def test_nan_propagates_and_infinities_saturate(dtype):
 
 
 def test_flush_denormals_sets_and_restores_the_thread_state():
-    from skrnn._kernels._fpenv import _X86_64, flush_denormals, get_mxcsr
+    from skrnn._parallel._fpenv import _X86_64, flush_denormals, get_mxcsr
 
     tiny = np.array([1e-39], dtype=np.float32)  # a float32 denormal
     before = get_mxcsr() if _X86_64 else None
@@ -222,24 +222,20 @@ def test_packed_weights_and_scratch_start_on_a_vector_boundary():
 def test_forward_kernels_carry_the_zero_state_through_padded_steps(cell):
     """A sequence shorter than the batch keeps its last state; one of length 0 keeps
     h_{-1} = 0 from the first step (never memory from another step)."""
-    from skrnn import _kernels
+    from skrnn._cells import CELLS
 
+    record = CELLS[cell]
     T, B, F, H = 5, 3, 2, 4
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
+    G = record.n_gates * H
     rng = np.random.default_rng(6)
     x = rng.standard_normal((T, B, F))
     w_ih, w_hh = rng.standard_normal((G, F)), rng.standard_normal((G, H))
     b_ih, b_hh = rng.standard_normal(G), rng.standard_normal(G)
     lengths = np.array([0, 2, T], dtype=np.int64)
     h = np.full((T, B, H), np.nan)
-    state = np.full((T, B, G), np.nan)
-    args = (x, w_ih, np.ascontiguousarray(w_hh.T), b_ih, b_hh, lengths)
-    if cell == "rnn":
-        _kernels.rnn_forward(*args, False, h)
-    elif cell == "lstm":
-        _kernels.lstm_forward(*args, state, np.full((T, B, H), np.nan), h)
-    else:
-        _kernels.gru_forward(*args, state, np.full((T, B, H), np.nan), h)
+    kept = [np.full((T, B, width * H), np.nan) for _, width in record.kept]
+    flags = (False,) if record.takes_activation else ()
+    record.forward(x, w_ih, np.ascontiguousarray(w_hh.T), b_ih, b_hh, lengths, *flags, *kept, h)
     np.testing.assert_array_equal(h[:, 0], 0)
     np.testing.assert_array_equal(h[2:, 1], np.broadcast_to(h[1, 1], (T - 2, H)))
     assert np.isfinite(h).all()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error
 
-from skrnn._losses import (LOSSES, _softmax_log_loss_on_arrays, sigmoid_log_loss,
-                           softmax_log_loss, squared_error)
+from skrnn._backend._cuda import DeviceArrays
+from skrnn._losses import LOSSES, sigmoid_log_loss, softmax_log_loss, squared_error
 
 from ._helpers import finite_difference, relative_error
 
@@ -99,7 +99,14 @@ def test_softmax_log_loss_reads_class_indices_and_skips_negative_ones(dtype):
         np.testing.assert_allclose(grad_i[counted], grad, rtol=tolerance * 10, atol=tolerance)
         assert np.all(grad_i[~counted] == 0)
     # the whole-array version (CuPy's) computes the same
-    loss_a, grad_a = _softmax_log_loss_on_arrays(classes, raw, weights, normaliser)
+    loss_a, grad_a = softmax_log_loss(classes, raw, weights, normaliser,
+                                      backend=_NumpyDevice())
     assert loss_a == pytest.approx(loss, rel=tolerance)
     np.testing.assert_allclose(grad_a[counted], grad, rtol=tolerance * 10, atol=tolerance)
     assert np.all(grad_a[~counted] == 0) and grad_a.dtype == dtype
+
+
+class _NumpyDevice(DeviceArrays):
+    """The device's array operations on NumPy arrays (as CuPy's, without a GPU)."""
+
+    xp = np

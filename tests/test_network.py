@@ -276,6 +276,7 @@ def test_input_gradient_is_optional_and_changes_nothing_else(bidirectional):
 def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequences):
     """One hand-off per batch (each chunk from input to gradients) computes the same loss
     and gradients as ``forward``, the whole batch's loss, then ``backward``."""
+    from skrnn._backend import CPU
     from skrnn._losses import batch_loss_grad, squared_error
     from skrnn._parallel import batch_chunks, set_num_threads
 
@@ -304,7 +305,7 @@ def test_forward_backward_in_chunks_equals_forward_then_backward(return_sequence
             loss, d_raw = squared_error(y, raw, w)
         grads, _ = _network.backward(spec, params, cache, d_raw)
 
-        loss_grad = batch_loss_grad(squared_error, y, w, lengths, T, return_sequences, np)
+        loss_grad = batch_loss_grad(squared_error, y, w, lengths, T, return_sequences, CPU)
         loss_2, grads_2 = _network.forward_backward(spec, params, data, lengths, loss_grad,
                                                     rng=np.random.default_rng(0))
     finally:

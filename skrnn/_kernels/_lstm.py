@@ -18,6 +18,8 @@ from numba import njit
 from ._activations import JIT_OPTIONS, sigmoid, tanh
 from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_for_matmul,
                     padded_columns)
+from ._recurrence import (backward_buffers, carry_state, keep_final_state, pass_padded_step,
+                          send_back)
 
 
 @njit(inline="always")
@@ -115,11 +117,8 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
     H = G // 4
     one, zero = gates.dtype.type(1), gates.dtype.type(0)
     c0 = np.zeros((B, H), gates.dtype)
-    w_hh_panels = pack_for_matmul(w_hh)
-    # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), gates.dtype)
+    w_hh_panels, d_h_next, d_carry = backward_buffers(w_hh, gates, B, H)
     d_c = np.zeros((B, H), gates.dtype)  # gradient reaching c[t] (from t + 1, then total)
-    d_carry = np.empty((B, H), gates.dtype)  # part of d_h_next that bypasses W_hh
     dh = np.empty(H, gates.dtype)  # total gradient of h[t] for one sequence
     c_tanh = np.empty(H, gates.dtype)
     for t in range(T - 1, -1, -1):
@@ -151,14 +150,10 @@ def lstm_backward(d_h, gates, c, w_hh, lengths, d_gates):
             else:
                 for j in range(G):
                     d_gates[t, b, j] = zero
-                for j in range(H):
-                    d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+                pass_padded_step(d_h, d_h_next, d_carry, t, b, H)
         if t == 0:
             break  # h_{-1} = 0 is no parameter: nothing needs its gradient
-        matmul_panels(d_gates[t], w_hh_panels, d_h_next)
-        for b in range(B):
-            for j in range(H):
-                d_h_next[b, j] += d_carry[b, j]
+        send_back(d_gates[t], w_hh_panels, d_carry, d_h_next, B, H)
 
 
 @njit(**JIT_OPTIONS)
@@ -210,7 +205,5 @@ def lstm_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, carried, stat
                 for j in range(H):
                     h_t[j] = gates[3 * H + j] * tanh(c[j])
             else:
-                for j in range(H):
-                    h_t[j] = h_prev[j]
-        for j in range(H):
-            state_h[b, j] = h[T - 1, b, j]
+                carry_state(h_prev, h_t, H)
+        keep_final_state(state_h, h, b, H)

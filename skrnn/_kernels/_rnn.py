@@ -15,6 +15,8 @@ from numba import njit
 from ._activations import JIT_OPTIONS, relu, tanh
 from ._gemm import (accumulate_matvec_panels, aligned_zeros, matmul_panels, pack_for_matmul,
                     padded_columns)
+from ._recurrence import (backward_buffers, carry_state, keep_final_state, pass_padded_step,
+                          send_back)
 
 
 @njit(**JIT_OPTIONS)
@@ -85,10 +87,7 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
     """
     T, B, H = h.shape
     one, zero = h.dtype.type(1), h.dtype.type(0)
-    w_hh_panels = pack_for_matmul(w_hh)
-    # gradient reaching h[t] from step t + 1 (H of its columns used)
-    d_h_next = aligned_zeros((B, padded_columns(w_hh_panels)), h.dtype)
-    d_carry = np.empty((B, H), h.dtype)  # part of d_h_next that bypasses W_hh
+    w_hh_panels, d_h_next, d_carry = backward_buffers(w_hh, h, B, H)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             if t < lengths[b]:
@@ -106,14 +105,10 @@ def rnn_backward(d_h, h, w_hh, lengths, use_relu, d_pre):
             else:
                 for j in range(H):
                     d_pre[t, b, j] = zero
-                for j in range(H):
-                    d_carry[b, j] = d_h[t, b, j] + d_h_next[b, j]
+                pass_padded_step(d_h, d_h_next, d_carry, t, b, H)
         if t == 0:
             break  # h_{-1} = 0 is no parameter: nothing needs its gradient
-        matmul_panels(d_pre[t], w_hh_panels, d_h_next)
-        for b in range(B):
-            for j in range(H):
-                d_h_next[b, j] += d_carry[b, j]
+        send_back(d_pre[t], w_hh_panels, d_carry, d_h_next, B, H)
 
 
 @njit(**JIT_OPTIONS)
@@ -164,7 +159,5 @@ def rnn_predict(x, w_ih_panels, w_hh_panels, b_ih, b_hh, lengths, use_relu, carr
                     for j in range(H):
                         h_t[j] = tanh(pre[j])
             else:
-                for j in range(H):
-                    h_t[j] = h_prev[j]
-        for j in range(H):
-            state_h[b, j] = h[T - 1, b, j]
+                carry_state(h_prev, h_t, H)
+        keep_final_state(state_h, h, b, H)

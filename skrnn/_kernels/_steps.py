@@ -2,8 +2,8 @@
 
 The step backend (``skrnn._backend.StepBackend``) runs the time loop in Python: per step, one
 matrix product for the recurrent term and one call of a function here (on NumPy) or of its
-fused CUDA kernel in ``_cuda.py`` (on CuPy). Both follow the equations and the ragged-length
-rules of the Numba kernels in ``_rnn.py``, ``_lstm.py`` and ``_gru.py``:
+fused CUDA kernel in ``_backend/_cuda_steps.py`` (on CuPy). Both follow the equations and
+the ragged-length rules of the Numba kernels in ``_rnn.py``, ``_lstm.py`` and ``_gru.py``:
 
 - forward: a step at or past a sequence's length carries ``h`` (and ``c``) unchanged;
 - backward: ``d_h_rec`` is the gradient reaching ``h[t]`` through ``W_hh`` from step t + 1,

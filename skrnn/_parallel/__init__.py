@@ -15,7 +15,7 @@ each sequence alone anyway, so it splits by threads (``thread_chunks``).
 The first group of chunks runs in the calling thread, group i on skrnn's worker thread i,
 each worker with a queue of its own, so a batch wakes one thread on 2 cores. Between batches a worker
 spins for a while on a flag instead of sleeping on its queue, and the caller spins on the
-workers' flags when it waits for their chunks (``_kernels._sync``): a thread woken from a
+workers' flags when it waits for their chunks (``_sync``): a thread woken from a
 sleep started 50-90 us late here, twice a batch.
 
 The thread count is, in order: ``set_num_threads``; the ``SKRNN_NUM_THREADS`` environment
@@ -33,8 +33,8 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, so it is limited too)
 from threadpoolctl import ThreadpoolController
 
-from ._kernels._fpenv import flush_denormals
-from ._kernels._sync import await_flag, signal_then_await
+from ._fpenv import flush_denormals
+from ._sync import await_flag, signal_then_await
 
 # A training batch's chunks: the largest power of two (so that 1, 2, 4, 8 or 16 threads
 # share them evenly) of at least _CHUNK_ROWS sequences each, at most _MAX_CHUNKS. Each chunk
@@ -174,7 +174,7 @@ def map_chunks(fn, chunks):
     The chunks are dealt out in contiguous groups, one group per thread (at most
     ``get_num_threads()`` threads): the first group in the calling thread, each other on a
     worker thread of its own, each group's chunks one after the other. Each chunk runs with
-    denormal floats flushed to zero (see ``_kernels._fpenv``). An error in a chunk is raised
+    denormal floats flushed to zero (see ``_fpenv``). An error in a chunk is raised
     once every group has finished.
     """
     def run_group(group):

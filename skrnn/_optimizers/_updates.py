@@ -3,7 +3,7 @@
 With NumPy an Adam step is about ten array operations per parameter, each a pass over
 memory and most a temporary: 0.1 ms of a 2.8 ms LSTM-64 batch, 0.3 ms of a 9 ms LSTM-128
 batch. These loops do the same arithmetic in one pass, in the parameters' dtype (the
-scalars come in as that dtype). ``_kernels._cuda.fused_update`` is their GPU twin.
+scalars come in as that dtype). ``_cuda_updates.fused_update`` is their GPU twin.
 """
 
 import math
@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._activations import JIT_OPTIONS
+from .._kernels._activations import JIT_OPTIONS
 
 
 @njit(**JIT_OPTIONS)

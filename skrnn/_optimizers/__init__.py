@@ -1,14 +1,13 @@
-"""Optimisers over the parameter dict, and gradient clipping by global norm.
+"""Optimisers over the parameter dict, gradient clipping by global norm and the L2 penalty.
 
 Each optimiser keeps its state per parameter name and updates the arrays in place, the way
-scikit-learn's ``SGDOptimizer``/``AdamOptimizer`` do for MLP. Nothing here knows how many
-tensors a cell has.
+scikit-learn's ``SGDOptimizer``/``AdamOptimizer`` do for MLP. The update of one array is
+the backend's (``backend.adam_update`` and so on: the compiled loops of ``_updates`` on
+the host, the fused kernels of ``_cuda_updates`` on a GPU), so nothing here knows where
+the arrays live, nor how many tensors a cell has.
 """
 
 import numpy as np
-
-from ._backend import array_module
-from ._kernels import _cuda, _update
 
 
 class BaseOptimizer:
@@ -41,7 +40,8 @@ class BaseOptimizer:
         self.learning_rate /= 5.0
         return True
 
-    def step(self, params, grads):
+    def step(self, params, grads, backend):
+        """Update ``params`` in place from ``grads`` with ``backend``'s update kernels."""
         raise NotImplementedError
 
     def move_state(self, convert):
@@ -61,16 +61,12 @@ class SGD(BaseOptimizer):
         self.nesterov = nesterov
         self.velocities = {name: np.zeros_like(value) for name, value in params.items()}
 
-    def step(self, params, grads):
+    def step(self, params, grads, backend):
         lr = params_dtype_scalar(params, self.learning_rate)
         momentum = params_dtype_scalar(params, self.momentum)
         for name, value in params.items():
-            velocity = self.velocities[name]
-            if array_module(value) is not np:  # on a GPU: one fused kernel
-                _cuda.fused_update("nesterov" if self.nesterov else "sgd", grads[name],
-                                   (lr, self.momentum), (value, velocity))
-                continue
-            _update.sgd_update(value, velocity, grads[name], lr, momentum, self.nesterov)
+            backend.sgd_update(value, self.velocities[name], grads[name], lr, momentum,
+                               self.nesterov)
 
 
 class Adam(BaseOptimizer):
@@ -84,20 +80,15 @@ class Adam(BaseOptimizer):
         self.ms = {name: np.zeros_like(value) for name, value in params.items()}
         self.vs = {name: np.zeros_like(value) for name, value in params.items()}
 
-    def step(self, params, grads):
+    def step(self, params, grads, backend):
         self.t += 1
         lr = (self.learning_rate * np.sqrt(1 - self.beta_2 ** self.t)
               / (1 - self.beta_1 ** self.t))
-        # in the parameters' dtype, for the CPU's loops
+        # in the parameters' dtype: float32 arithmetic stays float32
         scalars = [params_dtype_scalar(params, x)
                    for x in (lr, self.beta_1, self.beta_2, self.epsilon)]
         for name, value in params.items():
-            m, v, g = self.ms[name], self.vs[name], grads[name]
-            if array_module(value) is not np:  # on a GPU: one fused kernel
-                _cuda.fused_update("adam", g, (lr, self.beta_1, self.beta_2, self.epsilon),
-                                   (value, m, v))
-                continue
-            _update.adam_update(value, m, v, g, *scalars)
+            backend.adam_update(value, self.ms[name], self.vs[name], grads[name], *scalars)
 
 
 class RMSprop(BaseOptimizer):
@@ -113,19 +104,14 @@ class RMSprop(BaseOptimizer):
         self.t = 0
         self.vs = {name: np.zeros_like(value) for name, value in params.items()}
 
-    def step(self, params, grads):
+    def step(self, params, grads, backend):
         self.t += 1
         correction = 1 - self.beta_2 ** self.t
-        lr = params_dtype_scalar(params, self.learning_rate)
-        # in the parameters' dtype, for the CPU's loops
-        scalars = [params_dtype_scalar(params, x) for x in (self.beta_2, correction, self.epsilon)]
+        # in the parameters' dtype: float32 arithmetic stays float32
+        scalars = [params_dtype_scalar(params, x)
+                   for x in (self.learning_rate, self.beta_2, correction, self.epsilon)]
         for name, value in params.items():
-            v, g = self.vs[name], grads[name]
-            if array_module(value) is not np:  # on a GPU: one fused kernel
-                _cuda.fused_update("rmsprop", g, (lr, self.beta_2, correction, self.epsilon),
-                                   (value, v))
-                continue
-            _update.rmsprop_update(value, v, g, lr, *scalars)
+            backend.rmsprop_update(value, self.vs[name], grads[name], *scalars)
 
 
 def params_dtype_scalar(params, value):
@@ -151,56 +137,27 @@ def is_weight(name):
     return name.endswith("weight") or "weight_" in name
 
 
-def _flat(arrays, xp):
-    """All arrays as one flat device array (one kernel, instead of one per array)."""
-    return xp.concatenate([a.ravel() for a in arrays])
-
-
-def global_norm(grads):
-    """Euclidean norm of all gradients together (one device sync on a GPU)."""
-    grads = list(grads.values())
-    xp = array_module(grads[0])
-    if xp is not np:
-        flat = _flat(grads, xp)
-        return float(xp.sqrt(xp.vdot(flat, flat)))
-    return float(np.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in grads)))
-
-
-def all_finite(arrays):
-    """True when no array holds a NaN or an infinity (one device sync on a GPU)."""
-    arrays = list(arrays)
-    xp = array_module(arrays[0])
-    if xp is not np:
-        return bool(xp.isfinite(_flat(arrays, xp)).all())
-    return all(np.isfinite(a).all() for a in arrays)
-
-
-def add_l2_penalty(params, grads, scale):
+def add_l2_penalty(params, grads, scale, backend):
     """Add ``scale * w`` to the gradient of every weight ``w`` (not the biases), in place.
 
     Returns the sum of the weights' squares (float): the penalty is half of it times
-    ``scale``. On the CPU one pass per weight (NumPy took three and a temporary: 0.08 ms of
-    a 5.7 ms RNN-256 batch, 0.23 ms of a GRU-256 one).
+    ``scale``. One pass per weight (``backend.add_l2_gradient``); on a device the squares
+    are summed there and read back once.
     """
-    squares, on_device = 0.0, 0.0  # summed on the device, read back once
+    squares = 0.0
     for name, value in params.items():
-        if not is_weight(name):
-            continue
-        xp = array_module(value)
-        if xp is np:
-            squares += _update.add_l2_gradient(grads[name], value, value.dtype.type(scale))
-        else:
-            on_device = on_device + xp.vdot(value.ravel(), value.ravel()).astype(np.float64)
-            grads[name] += value.dtype.type(scale) * value
-    return squares + float(on_device)
+        if is_weight(name):
+            squares = squares + backend.add_l2_gradient(grads[name], value,
+                                                        value.dtype.type(scale))
+    return float(squares)
 
 
-def clip_by_global_norm(grads, max_norm):
+def clip_by_global_norm(grads, max_norm, backend):
     """Scale all gradients in place so that their global norm is at most ``max_norm``.
 
-    Returns the norm before clipping.
+    Returns the norm before clipping (``backend.global_norm``).
     """
-    norm = global_norm(grads)
+    norm = backend.global_norm(grads)
     if max_norm is not None and norm > max_norm:
         scale = max_norm / norm
         for g in grads.values():
