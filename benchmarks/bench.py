@@ -255,9 +255,12 @@ def bench_speed(quick, threads, torch):
 # ------------------------------------------------------------------------------ 6. streaming
 
 
-def per_call_time(fn, calls, repeats=5):
-    """Seconds per call of ``fn()``: the median of ``repeats`` timings of ``calls`` calls."""
-    fn()
+def per_call_time(fn, calls, repeats=15):
+    """Seconds per call of ``fn()``: the median of ``repeats`` timings of ``calls`` calls,
+    after ``calls`` untimed ones. (With one warm-up call and 5 timings, single rows of a
+    table read up to twice their time in one run of three, either library's.)"""
+    for _ in range(calls):
+        fn()
     return median_time(lambda: [fn() for _ in range(calls)], repeats) / calls
 
 

@@ -101,7 +101,7 @@ def prediction_layer_weights(spec, params, prepared, layer, suffix=""):
             params[f"rnn.bias_hh_l{layer}{suffix}"])
 
 
-def predict_layer(spec, layer_weights, x, lengths, state, carried=False):
+def predict_layer(spec, layer_weights, x, lengths, state, carried=False, out=None):
     """One direction of one layer through its prediction kernel.
 
     Parameters
@@ -113,13 +113,15 @@ def predict_layer(spec, layer_weights, x, lengths, state, carried=False):
     state : tuple of ndarray (B, H)
         From ``prediction_state``: read when ``carried`` (the sequences go on from it, as a
         stream's do), and left holding the state after each sequence's last valid step.
+    out : ndarray (T, B, H), optional
+        Where to write ``h`` (a stream's buffer for one step), else a new array.
 
     Returns
     -------
     h : ndarray (T, B, H)
     """
     kernel, flags, w_ih, w_hh, b_ih, b_hh = layer_weights
-    h = np.empty((x.shape[0], x.shape[1], w_hh.shape[1]), x.dtype)
+    h = np.empty((x.shape[0], x.shape[1], w_hh.shape[1]), x.dtype) if out is None else out
     kernel(x, w_ih, w_hh, b_ih, b_hh, lengths, *flags, carried, *state, h)
     return h
 
