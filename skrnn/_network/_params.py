@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._cells import CELLS
-from .._parallel import single_threaded_blas
+from .._parallel import map_chunks, single_threaded_blas
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,23 @@ def param_shapes(spec):
     return shapes
 
 
-def _orthogonal(rng, n_rows, n_cols):
-    """A random (n_rows, n_cols) matrix with orthonormal rows or columns."""
-    a = rng.standard_normal((max(n_rows, n_cols), min(n_rows, n_cols)))
+def _orthogonal_blocks(rng, n_blocks, size):
+    """``n_blocks`` random orthogonal (size, size) matrices, stacked (n_blocks * size, size).
+
+    The draws come from ``rng`` one after the other; the QR factorisations, which release
+    the GIL, run on skrnn's threads (a hidden-512 LSTM's four took 0.12 s on one core, a
+    tenth of an epoch on 512 sequences).
+    """
+    draws = [rng.standard_normal((size, size)) for _ in range(n_blocks)]
+    return np.concatenate(map_chunks(_orthonormalised, draws))
+
+
+def _orthonormalised(a):
+    """The Q of ``a``'s QR factorisation, its columns signed so that R's diagonal is positive
+    (the orthogonal matrix distributed uniformly)."""
     q, r = np.linalg.qr(a)
     q *= np.sign(np.diag(r))
-    return q if n_rows >= n_cols else q.T
+    return q
 
 
 def init_params(spec, rng, dtype):
@@ -127,8 +138,7 @@ def _initial_value(spec, rng, name, shape):
         return value
     if "weight_hh" in name:
         hidden = shape[1]
-        return np.concatenate([_orthogonal(rng, hidden, hidden)
-                               for _ in range(shape[0] // hidden)])
+        return _orthogonal_blocks(rng, shape[0] // hidden, hidden)
     # weight_ih and head.weight: Glorot uniform over each (fan_out, fan_in) block
     fan_out = shape[0] // cell.n_gates if name.startswith("rnn.") else shape[0]
     limit = np.sqrt(6.0 / (fan_out + shape[1]))
