@@ -95,6 +95,16 @@ def _packaged_cache_class():
     return PackagedFunctionCache
 
 
+def packaged_is_current():
+    """Whether ``PACKAGED_DIR`` was built from the package's present sources (after an edit
+    of any source file, its entries no longer apply until the next build)."""
+    try:
+        with open(os.path.join(PACKAGED_DIR, "SOURCES")) as stamp_file:
+            return stamp_file.read() == _package_stamp()
+    except OSError:
+        return False
+
+
 def kernel_dispatchers():
     """Every Numba dispatcher with on-disk caching defined by an imported skrnn module."""
     from numba.core.caching import FunctionCache
@@ -125,7 +135,10 @@ def use_packaged_kernels():
         return
     for dispatcher in kernel_dispatchers():
         if not isinstance(dispatcher._cache, cache_class):
-            dispatcher._cache = cache_class(dispatcher.py_func)
+            try:
+                dispatcher._cache = cache_class(dispatcher.py_func)
+            except (AttributeError, OSError, RuntimeError):  # pragma: no cover
+                pass  # a source that is no plain file (a zip, a frozen app): Numba's cache
 
 
 def _workload():
@@ -193,6 +206,8 @@ def precompile():
         _workload()
     finally:
         _writing = False
+    with open(os.path.join(PACKAGED_DIR, "SOURCES"), "w") as stamp_file:
+        stamp_file.write(_package_stamp())
     count = 0
     for _, _, files in os.walk(PACKAGED_DIR):
         count += sum(name.endswith((".nbi", ".nbc")) for name in files)

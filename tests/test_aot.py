@@ -14,8 +14,18 @@ import skrnn
 from skrnn import _aot
 
 needs_packaged = pytest.mark.skipif(
-    not os.path.isdir(_aot.PACKAGED_DIR),
-    reason="skrnn was built with SKRNN_PRECOMPILE=0 (no skrnn/_precompiled/)")
+    not _aot.packaged_is_current(),
+    reason="skrnn/_precompiled/ is missing (built with SKRNN_PRECOMPILE=0) or was built from "
+           "other sources (rebuild: python setup.py build_ext --inplace)")
+
+
+def test_a_build_stamps_the_sources_it_compiled(tmp_path, monkeypatch):
+    monkeypatch.setattr(_aot, "PACKAGED_DIR", str(tmp_path))
+    assert not _aot.packaged_is_current()
+    (tmp_path / "SOURCES").write_text(_aot._package_stamp())
+    assert _aot.packaged_is_current()
+    (tmp_path / "SOURCES").write_text("an edit since")
+    assert not _aot.packaged_is_current()
 
 
 def test_every_kernel_reads_the_packaged_cache_first():
