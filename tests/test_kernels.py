@@ -151,7 +151,7 @@ def test_matmul_panels_reads_strided_rows_and_checks_shapes():
                                    (150, 30, 96), (70, 5, 33), (0, 4, 64), (40, 0, 64),
                                    (33, 7, 1), (200, 131, 128), (300, 516, 64)])
 def test_matmul_tn_matches_numpy(dtype, shape):
-    """Read in place (M <= 48); BLAS (more rows, N not whole panels, empty sums)."""
+    """Read in place, any number of rows; BLAS (N not whole panels, empty sums)."""
     R, M, N = shape
     rng = np.random.default_rng(6)
     a = rng.standard_normal((R, M)).astype(dtype)
@@ -178,7 +178,7 @@ def test_matmul_tn_reads_strided_operands_and_checks_shapes():
 
 @pytest.mark.parametrize("M, N", [(9, 128), (100, 128), (9, 20), (100, 20)])
 def test_matmul_tn_into_fewer_columns_reads_b_first_columns(M, N):
-    # in place (M <= TN_DIRECT_ROWS), and through BLAS (more rows, widths panels do not tile)
+    # in place, and through BLAS (widths panels do not tile)
     rng = np.random.default_rng(8)
     a = rng.standard_normal((70, M))
     b = rng.standard_normal((70, N + 64))

@@ -35,7 +35,7 @@ _ROWS = 4  # rows of a block
 MATVEC_VECTORS = 4  # vectors per panel row for one-row products (4 independent sums)
 K_BLOCK_BYTES = 32768  # bytes of a panel's k slice: 128 rows of 64 floats, 256 of 32
 TN_DIRECT_K_BLOCK = 32  # rows of b per pass when matmul_tn reads it in place
-TN_DIRECT_ROWS = 48  # matmul_tn's blocks for at most this many output rows; BLAS beyond
+TN_DIRECT_ROWS = 48  # output rows up to which CPUBackend.matmul_tn uses matmul_tn; BLAS beyond
 
 
 def _vector_bytes():
@@ -359,9 +359,9 @@ def matmul_tn(a, b, out):
     With few rows of output the blocks read ``a`` by columns and ``b`` in place,
     ``TN_DIRECT_K_BLOCK`` rows at a time, leaving any columns of ``b`` past N unread and
     ``a.T`` never copied: against OpenBLAS through Numba, 2.2x for M = 33, 3.0x for M = 9
-    (0.20 -> 0.067 ms). Other shapes (more rows, widths that panels do not tile, empty
-    sums) go to BLAS, which is the faster there: see ``CPUBackend.matmul_tn``, which sends
-    more rows to NumPy's BLAS before they reach this function.
+    (0.20 -> 0.067 ms). More rows are correct here too, but NumPy's BLAS is the faster
+    there: ``CPUBackend.matmul_tn`` is where that choice is made. Widths that panels do not
+    tile, and empty sums, go to BLAS.
 
     Parameters
     ----------
@@ -375,7 +375,7 @@ def matmul_tn(a, b, out):
         raise ValueError("matmul_tn: shapes do not match")
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     NR = panel_vectors(N, a.itemsize) * VECTOR_BYTES // a.itemsize
-    if R == 0 or N % NR != 0 or M > TN_DIRECT_ROWS:
+    if R == 0 or N % NR != 0:
         np.dot(a.T, np.ascontiguousarray(b[:, :N]), out)
         return
     w = b.reshape(b.size)
