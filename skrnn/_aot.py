@@ -13,8 +13,9 @@ Numba's cache keys guard every entry, so nothing stale or foreign is ever run: a
 used only when every source file of the package has the same content as when it was built
 (a SHA-256 of them all: Numba's own key hashes only the kernel's file, but a kernel inlines
 and links functions of other files), its bytecode is the same, the Numba version is the
-same, and the machine code was generated for this CPU (its name and features). Anything else - another CPU model, another Numba, an
-edited kernel - misses and compiles just as without this module, into Numba's usual cache.
+same, and the machine code was generated for this CPU (its name and features). Anything
+else - another CPU model, another Numba, an edited kernel - misses and compiles just as
+without this module, into Numba's usual cache.
 The code loaded is the very code the JIT would have built on this machine, so results stay
 bit-identical.
 """
@@ -67,10 +68,9 @@ def _packaged_cache_class():
         def __init__(self, py_func):
             super().__init__(py_func)
             source_dir = os.path.dirname(os.path.abspath(self._impl.locator._py_file))
-            relative = os.path.relpath(source_dir, _ROOT)
+            self._packaged_path = os.path.join(PACKAGED_DIR, os.path.relpath(source_dir, _ROOT))
             self._packaged_file = IndexDataCacheFile(
-                cache_path=os.path.join(PACKAGED_DIR, relative),
-                filename_base=self._impl.filename_base,
+                cache_path=self._packaged_path, filename_base=self._impl.filename_base,
                 source_stamp=_package_stamp())
 
         def _load_overload(self, sig, target_context):
@@ -87,7 +87,7 @@ def _packaged_cache_class():
                 return super()._save_overload(sig, data)
             if not self._enabled or not self._impl.check_cachable(data):
                 return None
-            os.makedirs(self._packaged_file._cache_path, exist_ok=True)
+            os.makedirs(self._packaged_path, exist_ok=True)
             key = self._index_key(sig, data.codegen)
             self._packaged_file.save(key, self._impl.reduce(data))
             return None
